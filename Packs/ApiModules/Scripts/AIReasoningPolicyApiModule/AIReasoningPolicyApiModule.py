@@ -302,6 +302,15 @@ def _candidates(value: Any) -> list[str]:
     return out
 
 
+def _targets_of(spec: ToolSpec, args: dict[str, Any]) -> list[str]:
+    """What an action acts on, normalised; a list-valued target argument names several targets."""
+    if spec.kind != "action" or not spec.target_arg:
+        return []
+    value = args.get(spec.target_arg)
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return list(dict.fromkeys(_norm_target(str(v)) for v in items if v not in (None, "") and str(v).strip()))
+
+
 def _window(times: list[float], now: float, seconds: float) -> list[float]:
     return [t for t in times if now - t < seconds]
 
@@ -421,16 +430,15 @@ class Policy:
         return None
 
     def _check_blast_radius(self, spec: ToolSpec, call: ToolCall, run_id: str) -> PolicyDecision | None:
-        target = spec.target_of(call.args) if spec.kind == "action" else None
-        if target is None:
+        targets = set(_targets_of(spec, call.args))
+        if not targets:
             return None
-        target = _norm_target(target)
-        in_run = set(self.state.run_targets.get(run_id, [])) | {target}
+        in_run = set(self.state.run_targets.get(run_id, [])) | targets
         if len(in_run) > self.config.blast_radius_per_run:
             return _deny(f"blast radius: {len(in_run)} distinct targets in this run exceeds "
                          f"{self.config.blast_radius_per_run}", "blast_radius_run")
         now = self._epoch()
-        in_hour = {t for at, t in self.state.targets if now - at < HOUR_SECONDS} | {target}
+        in_hour = {t for at, t in self.state.targets if now - at < HOUR_SECONDS} | targets
         if len(in_hour) > self.config.blast_radius_per_hour:
             return _deny(f"blast radius: {len(in_hour)} distinct targets in the last hour exceeds "
                          f"{self.config.blast_radius_per_hour}", "blast_radius_hour")
@@ -492,13 +500,13 @@ class Policy:
         self._repeats[digest_key] = self._repeats.get(digest_key, 0) + 1
         self._tool_calls[run_id] = self._tool_calls.get(run_id, 0) + 1
         self._call_runs[call.id] = run_id
-        target = spec.target_of(call.args) if spec is not None and spec.kind == "action" else None
-        if target:
-            target = _norm_target(target)
+        targets = _targets_of(spec, call.args) if spec is not None else []
+        for target in targets:
             self.state.targets.append((now, target))
             run_targets = self.state.run_targets.setdefault(run_id, [])
             if target not in run_targets:
                 run_targets.append(target)
+        if targets:
             while len(self.state.run_targets) > MAX_REMEMBERED_RUNS:
                 del self.state.run_targets[next(iter(self.state.run_targets))]
 
