@@ -1,7 +1,3 @@
-import demistomock as demisto  # noqa: F401
-from CommonServerPython import *  # noqa: F401,F403
-from AIReasoningApiModule import *  # noqa: F401,F403
-
 # AI Reasoning - XSOAR glue shared by every AI Reasoning script.
 #
 # The engine (AIReasoningApiModule) is platform-neutral; this module is the one place that knows XSOAR:
@@ -9,14 +5,17 @@ from AIReasoningApiModule import *  # noqa: F401,F403
 # AIReasoningToolRegistry / AIReasoningPolicy / AIReasoningTaskLibrary), where cross-run policy state is kept
 # (the List AIReasoningPolicyState), how audit records reach the war room, and where results go (context
 # AIReasoning.*, war-room notes, incident fields). Scripts stay thin: parse args, call one function here.
-
 import copy  # noqa: E402
 import json  # noqa: E402
 import secrets as _secrets  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+import demistomock as demisto  # noqa: F401
+from AIReasoningApiModule import *  # noqa: F401,F403
+from CommonServerPython import *  # noqa: F401,F403
 
 GATEWAY_COMMAND = "ai-reasoning-step"
 LIST_TOOL_REGISTRY = "AIReasoningToolRegistry"
@@ -67,7 +66,7 @@ CONTEXT_PATH_TOOLS: dict[str, str] = {
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def as_list(value: Any) -> list[Any]:
@@ -130,7 +129,8 @@ def first_contents(entries: list[dict[str, Any]]) -> Any:
 
 
 def error_text(entries: list[dict[str, Any]]) -> str:
-    return "; ".join(str(e.get("Contents")) for e in entries if isinstance(e, dict) and e.get("Type") == EntryType.ERROR)
+    return "; ".join(str(e.get("Contents")) for e in entries
+                     if isinstance(e, dict) and e.get("Type") == EntryType.ERROR)
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +304,7 @@ class XsoarAuditSink(ListAuditSink):
             self.write(record)
 
     def entries(self) -> list[dict[str, Any]]:
-        rows = [self._redact_obj(r.model_dump(mode="json")) for r in self.records]
+        rows = [Redactor(self.secrets).redact(r.model_dump(mode="json")) for r in self.records]
         self.records = []
         if not rows:
             return []
@@ -325,29 +325,6 @@ class XsoarAuditSink(ListAuditSink):
     def flush(self) -> None:
         for entry in self.entries():
             demisto.results(entry)
-
-    def _redact_obj(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return redact_text(value, self.secrets)
-        if isinstance(value, list):
-            return [self._redact_obj(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self._redact_obj(v) for k, v in value.items()}
-        return value
-
-
-def redact_text(text: str, secrets: list[str]) -> str:
-    """Engine redaction (secret values and well-known credential shapes) with a plain fallback."""
-    redactor = globals().get("redact_secrets")
-    if callable(redactor):
-        try:
-            return redactor(text, secrets)
-        except TypeError:
-            pass
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[REDACTED]")
-    return text
 
 
 def audit_record(run_id: str, kind: str, actor: str, details: dict[str, Any]) -> Any:
@@ -564,10 +541,10 @@ def verify_binding(policy: Any, run: dict[str, Any], rec: dict[str, Any]) -> tup
     return policy.verify_approval(binding, str(run.get("run_id", "")), call)
 
 
-def updated_run_result(run: dict[str, Any]) -> Any:
-    """Write a changed run back to AIReasoning.Run (merged by run_id)."""
+def updated_run_result(run: dict[str, Any], readable: str) -> Any:
+    """Write a changed run back to AIReasoning.Run (merged by run_id), with a short war-room line."""
     return CommandResults(outputs_prefix=RUN_PREFIX, outputs_key_field="run_id", outputs=run,
-                          readable_output=None)
+                          readable_output=readable)
 
 
 def record_decision(run: dict[str, Any], rec: dict[str, Any], *, decision: str, user: str, reason: str,
@@ -601,7 +578,8 @@ def record_decision(run: dict[str, Any], rec: dict[str, Any], *, decision: str, 
         need = approvals_needed(tier)
         if have >= need:
             rec["status"] = "approved"
-            rec["status_reason"] = f"approved by {', '.join(a['user'] for a in approvals if a['decision'] == 'approve')}"
+            names = ", ".join(a["user"] for a in approvals if a["decision"] == "approve")
+            rec["status_reason"] = f"approved by {names}"
         else:
             rec["status_reason"] = f"{have} of {need} approvals"
         message = f"{user} approved {rec.get('action')} ({have}/{need})"
