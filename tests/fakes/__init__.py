@@ -1,0 +1,1 @@
+"""Reusable test fakes (scripted local servers) shared by pack and cross-pack tests."""
