@@ -34,7 +34,8 @@ OKTA = "Okta v2"
 SPLUNK = "SplunkPy"
 AWS_WAF = "AWS-WAF"
 EXABEAM = "Exabeam"
-BRANDS = (ABUSEIPDB, AWS_IAM, AWS_CLOUDTRAIL, OKTA, SPLUNK, AWS_WAF, EXABEAM)
+ZSCALER = "Zscaler"
+BRANDS = (ABUSEIPDB, AWS_IAM, AWS_CLOUDTRAIL, OKTA, SPLUNK, AWS_WAF, EXABEAM, ZSCALER)
 
 # Arguments the XSOAR server itself understands on any command; never an integration argument.
 SERVER_ARGS = {"using", "using-brand", "using-category", "execution-timeout", "extend-context", "ignore-outputs",
@@ -99,6 +100,8 @@ COMMANDS: dict[str, CommandSpec] = {s.name: s for s in [
     _spec("aws-waf-ip-set-update", AWS_WAF, ("name", "id", "addresses"),
           _WAF_OPT + ("description", "is_overwrite"), action=True),
     _spec("exabeam-get-user-info", EXABEAM, ("username",), ()),
+    _spec("zscaler-blacklist-ip", ZSCALER, ("ip",), (), action=True),
+    _spec("zscaler-undo-blacklist-ip", ZSCALER, ("ip",), (), action=True),
 ]}
 
 _AWS_ERR = "Error has occurred in the AWS IAM Integration: <class 'botocore.errorfactory.{exc}Exception'>\n {msg}"
@@ -140,6 +143,12 @@ def _to_int(value: Any, name: str, default: int | None) -> int | None:
 
 
 _ABSENT = object()
+
+
+def _overlaps(a: list[Any], b: list[Any]) -> bool:
+    """Two state paths touch the same value when one is a prefix of the other."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
 
 
 class SimulatedSOC:
@@ -265,14 +274,17 @@ class SimulatedSOC:
         act = self.action(action_id)
         if act["undone"]:
             raise ValueError(f"action {action_id} was already undone at {act['undone_at']}")
+        index = self.actions.index(act)
         for change in reversed(act["changes"]):
             current = self._get(change["path"])
             expected = change["after"] if change["after_exists"] else _ABSENT
-            if (current is _ABSENT) != (expected is _ABSENT) or (current is not _ABSENT and current != expected):
-                later = [a["action_id"] for a in self.actions if not a["undone"] and a is not act
-                         and any(c["path"] == change["path"] for c in a["changes"])]
+            later = [a["action_id"] for a in self.actions[index + 1:] if not a["undone"]
+                     and any(_overlaps(c["path"], change["path"]) for c in a["changes"])]
+            drifted = (current is _ABSENT) != (expected is _ABSENT) or (current is not _ABSENT and current != expected)
+            if later or drifted:
                 raise UndoConflict(f"cannot undo {action_id}: {'.'.join(map(str, change['path']))} was changed "
-                                   f"since (by {', '.join(later) or 'another change'}); undo those first")
+                                   f"since (by {', '.join(later) or 'a change outside the action log'}); "
+                                   "undo those first")
         for change in reversed(act["changes"]):
             self._put(change["path"], change["before"] if change["before_exists"] else _ABSENT)
         act["undone"] = True
@@ -944,8 +956,37 @@ class SimulatedSOC:
         return [text_entry(AWS_WAF, f"IP set {ip_set['Name']} was updated successfully.")]
 
     def blocked_addresses(self) -> list[str]:
-        """Every address in any WAF IP set (what 'is this IP blocked?' checks read)."""
-        return [a for s in self.state["waf"]["ip_sets"].values() for a in s["Addresses"]]
+        """Every address in any WAF IP set or the Zscaler block list (what 'is this IP blocked?' reads)."""
+        waf = [a for s in self.state["waf"]["ip_sets"].values() for a in s["Addresses"]]
+        return waf + list(self.state["zscaler"]["blacklist"])
+
+    # ---- Zscaler -----------------------------------------------------------------------------------
+    def _zscaler_list(self, args: dict[str, Any], add: bool) -> list[dict[str, Any]]:
+        ips = _as_list(args["ip"])
+        bad = [ip for ip in ips if not is_ip(ip)]
+        if bad:
+            raise _CommandError(f"Error in API call [400] - Bad Request: invalid IP address(es): {', '.join(bad)}")
+        current = list(self.state["zscaler"]["blacklist"])
+        if add:
+            updated = list(dict.fromkeys(current + ips))
+        else:
+            missing = [ip for ip in ips if ip not in current]
+            if missing:
+                raise _CommandError(f"Given IP addresses are not in the block list: {', '.join(missing)}")
+            updated = [ip for ip in current if ip not in ips]
+        command = "zscaler-blacklist-ip" if add else "zscaler-undo-blacklist-ip"
+        act = self._begin(command, args, ZSCALER, f"Zscaler block list {'+' if add else '-'} {', '.join(ips)}")
+        self._change(act, ["zscaler", "blacklist"], updated)
+        act["rollback"] = {"command": "zscaler-undo-blacklist-ip" if add else "zscaler-blacklist-ip",
+                           "args": {"ip": ",".join(ip for ip in ips if (ip not in current) == add)}}
+        verb = "Added the following IP addresses to" if add else "Removed the following IP addresses from"
+        return [text_entry(ZSCALER, f"{verb} the block list successfully:\n" + "\n".join(ips))]
+
+    def _cmd_zscaler_blacklist_ip(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._zscaler_list(args, add=True)
+
+    def _cmd_zscaler_undo_blacklist_ip(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._zscaler_list(args, add=False)
 
     # ---- Exabeam -----------------------------------------------------------------------------------
     def _cmd_exabeam_get_user_info(self, args: dict[str, Any]) -> list[dict[str, Any]]:

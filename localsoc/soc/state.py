@@ -77,6 +77,7 @@ class _Builder:
             "iam": {"users": {}, "groups": {}, "roles": {}},
             "okta": {"users": {}, "groups": {}},
             "waf": {"ip_sets": {}},
+            "zscaler": {"blacklist": []},
             "permission_changes": [],
         }
 
@@ -421,6 +422,7 @@ class _Builder:
                 self.apply_okta(rec)
         self.finish_iam()
         self.load_waf()
+        self.state["zscaler"]["blacklist"] = list(self.scenario.data.get("zscaler_blacklist", []))
         return self.state
 
 
