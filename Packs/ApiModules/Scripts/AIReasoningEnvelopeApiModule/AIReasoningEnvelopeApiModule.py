@@ -475,7 +475,8 @@ _TEXT_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
                 r"(\W{1,5})[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])"), rf"\1\2{REDACTED}"),
     (re.compile(r"\b(Bearer)\s+[A-Za-z0-9\-._~+/]{8,}=*"), rf"\1 {REDACTED}"),
     (re.compile(r"\b(Basic)\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}"), rf"\1 {REDACTED}"),
-    (re.compile(r"(?i)\b([\w.-]*?(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|authorization|"
+    # key=value / key: value in free text (URLs, env dumps, headers); not "…:secret:name" inside an ARN
+    (re.compile(r"(?i)(?<![:/])\b([\w.-]*?(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|authorization|"
                 r"credentials?|client_secret|cookie)[\"']?\s*[=:]\s*[\"']?)"
                 r"(?!\[REDACTED\])(?!(?:Bearer|Basic|Token|Digest)\s)([^\s\"'&,;}<>]{1,})"), rf"\1{REDACTED}"),
 ]
