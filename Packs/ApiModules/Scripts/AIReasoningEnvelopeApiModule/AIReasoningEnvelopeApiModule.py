@@ -38,7 +38,7 @@ MAX_DEPTH = 40
 
 _NONCE_RE = re.compile(r"^[A-Za-z0-9]{8,64}$")
 _LABEL_RE = re.compile(r"[^A-Za-z0-9_.:/#\-]+")
-_MARKER_RE = re.compile(r"<{3,}|>{3,}")
+_MARKER_RE = re.compile("[<\uff1c\ufe64]{3,}|[>\uff1e\ufe65]{3,}")  # ASCII, fullwidth and small forms
 
 
 class Envelope:
@@ -58,11 +58,8 @@ class Envelope:
         """Remove what could close or forge a fence: the nonce, runs of ``<<<``/``>>>``, hidden characters."""
         text = strip_hidden(text)
         text = re.sub(re.escape(self.nonce), "[nonce]", text, flags=re.IGNORECASE)
-        previous = None
-        while previous != text:  # "<<<<<<" must not collapse back into a marker
-            previous = text
-            text = _MARKER_RE.sub(lambda m: " ".join(m.group(0)), text)
-        return text
+        # a whole run becomes "< < <": spacing a maximal run can never leave three in a row
+        return _MARKER_RE.sub(lambda m: " ".join(m.group(0)), text)
 
     def fence(self, label: str, data: Any) -> str:
         """One untrusted block, labelled (e.g. ``tool:iam_get_user call-…``), ready for the prompt."""
