@@ -53,6 +53,7 @@ def main() -> None:
                 "approvals_needed": approvals_needed(str(rec.get("tier")))}
     audit.write(audit_record(run_id, "approval", user, {k: v for k, v in approval.items() if k != "run_id"}))
     set_incident_fields({FIELD_REC_STATUS: recommendation_status_text(as_list(run.get("recommendations")))})
+    demisto.setContext(PENDING_KEY, pending_summary(run, rec, setup.registry))  # what the approval playbook reads
     return_results([
         updated_run_result(run, f"Recommendation {rec.get('id')} is now {rec.get('status')}."),
         CommandResults(outputs_prefix=APPROVAL_PREFIX, outputs=approval, mark_as_note=True,

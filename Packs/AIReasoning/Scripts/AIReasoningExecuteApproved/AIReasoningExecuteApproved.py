@@ -22,19 +22,20 @@ def selected(run: dict[str, Any], ids: list[str]) -> list[dict[str, Any]]:
 def may_run(policy: Any, run: dict[str, Any], rec: dict[str, Any], call: Any) -> tuple[bool, str, str]:
     """(ok, reason, tier) - the policy decides; approvals only count when still bound to this exact call."""
     decision = policy.decide(call, str(run.get("run_id")), autonomy=str(run.get("autonomy") or "normal"))
+    tier = max_tier(decision.tier, str(rec.get("tier") or "none"))  # the run may have raised it (injection)
     if decision.decision == "deny":
-        return False, decision.reason, decision.tier
-    if decision.decision == "allow" or decision.tier in AUTO_RUN_TIERS:
-        return True, decision.reason, decision.tier
+        return False, decision.reason, tier
+    if tier in AUTO_RUN_TIERS:
+        return True, f"tier {tier}: no approval needed", tier
     if rec.get("status") != "approved":
-        return False, f"needs {decision.tier} approval; recommendation is {rec.get('status')}", decision.tier
+        return False, f"needs {tier} approval; recommendation is {rec.get('status')}", tier
     ok, why = verify_binding(policy, run, rec)
     if not ok:
-        return False, f"approval no longer valid: {why}", decision.tier
+        return False, f"approval no longer valid: {why}", tier
     have = sum(1 for a in as_list(rec.get("approvals")) if isinstance(a, dict) and a.get("decision") == "approve")
-    if have < approvals_needed(decision.tier):
-        return False, f"policy now needs {decision.tier} approval ({have} given)", decision.tier
-    return True, "approved and verified", decision.tier
+    if have < approvals_needed(tier):
+        return False, f"policy now needs {tier} approval ({have} given)", tier
+    return True, "approved and verified", tier
 
 
 def execute_one(setup: ReasoningSetup, policy: Any, run: dict[str, Any], rec: dict[str, Any], user: str) -> dict:

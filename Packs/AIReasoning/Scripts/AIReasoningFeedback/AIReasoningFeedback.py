@@ -18,16 +18,15 @@ def main() -> None:
         raise DemistoException("Both program (the corrected ART program) and task (what it solves) are required")
     who = calling_user() or str(args.get("analyst") or "").strip() or "playbook"
     run_id = str(args.get("run_id") or "")
-    category = str(args.get("category") or "analyst-correction")
+    category = str(args.get("category") or "analyst_correction")
     setup = load_setup()
     try:
-        library = setup.library.add_feedback(program, who, run_id, task, category, setup.registry)
+        entry = setup.library.add_feedback(program, who, run_id, task, category, setup.registry)
     except ValueError as error:
         raise DemistoException(f"The corrected program was not added to the task library: {error}") from error
-    library = library if library is not None else setup.library
-    set_list_text(LIST_TASK_LIBRARY, library.to_yaml())
-    record = {"task": task, "category": category, "run_id": run_id, "analyst": who, "at": utc_now_iso(),
-              "status": "added", "library_size": len(getattr(library, "programs", []) or [])}
+    set_list_text(LIST_TASK_LIBRARY, setup.library.to_yaml())
+    record = {"id": entry.id, "task": task, "category": category, "run_id": run_id, "analyst": who,
+              "at": utc_now_iso(), "status": "added", "library_size": len(setup.library.entries)}
     audit = XsoarAuditSink()
     audit.write(audit_record(run_id or "feedback", "feedback", who, {"task": task, "category": category}))
     return_results([CommandResults(outputs_prefix="AIReasoning.Feedback", outputs=record, mark_as_note=True,

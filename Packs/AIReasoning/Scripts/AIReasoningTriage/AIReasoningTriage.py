@@ -31,7 +31,13 @@ def decide(setup: ReasoningSetup, deliverable: Any, incident: dict[str, Any], ar
     """Close (policy allows) or route (everything else); returns the triage record."""
     incident_id = str(incident.get("id") or "")
     severity = int(float(incident.get("severity") or 0))
-    may_close, reason = setup.policy().may_auto_close(deliverable.assessment, severity, deliverable.injection.flagged)
+    decision = getattr(deliverable, "auto_close", None)  # the run asked Policy.may_auto_close already
+    if decision is not None:
+        may_close, reason = decision.allowed, decision.reason
+    else:
+        may_close, reason = setup.policy().may_auto_close(deliverable.assessment, severity,
+                                                          deliverable.injection.flagged)
+    may_close = may_close and deliverable.status != "failed"
     record = {"incident_id": incident_id, "run_id": deliverable.run_id, "verdict": deliverable.assessment.verdict,
               "threat_level": deliverable.assessment.threat_level, "confidence": deliverable.assessment.confidence,
               "reason": reason, "severity": severity}

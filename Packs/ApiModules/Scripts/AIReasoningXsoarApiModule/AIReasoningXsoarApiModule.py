@@ -376,11 +376,43 @@ def build_run_config(args: dict[str, Any], initiated_by: str) -> Any:
     return RunConfig(
         initiated_by=initiated_by or "playbook",
         preloaded_observations=preloaded_observations(args.get("enrichment_paths")),
+        provider="ai-reasoning-gateway",
+        model=str(args.get("using") or "default instance"),
     )
 
 
-def model_client(args: dict[str, Any]) -> Any:
-    return CommandModelClient(run_command, command=GATEWAY_COMMAND, using=args.get("using") or None)
+class GatewayModelClient:
+    """CommandModelClient that remembers who answered each turn (the gateway reports provider and model).
+
+    The gateway may answer with its deterministic client (no API key configured, budget exhausted); the
+    deliverable must then say so, whatever the script assumed when it started.
+    """
+
+    def __init__(self, using: str | None = None) -> None:
+        self.inner = CommandModelClient(run_command, command=GATEWAY_COMMAND, using=using)
+        self.answered_by: list[tuple[str, str]] = []
+
+    def turn(self, request: Any) -> Any:
+        response = self.inner.turn(request)
+        self.answered_by.append((str(response.provider or ""), str(response.model or "")))
+        return response
+
+
+def model_client(args: dict[str, Any]) -> GatewayModelClient:
+    return GatewayModelClient(using=args.get("using") or None)
+
+
+def label_identity(deliverable: Any, client: GatewayModelClient) -> None:
+    """Set the reasoner identity from what actually answered (deterministic turns are labelled as such)."""
+    if deliverable.identity.deterministic or not client.answered_by:
+        return
+    models = [(p, m) for p, m in client.answered_by if p and p != "deterministic"]
+    if not models:
+        deliverable.identity = ReasonerIdentity(
+            reasoner="deterministic", provider="deterministic", model=client.answered_by[-1][1] or "rules",
+            deterministic=True, fallback_reason="the AI Reasoning Gateway answered with its deterministic reasoner")
+        return
+    deliverable.identity.provider, deliverable.identity.model = models[-1]
 
 
 def run_reasoner(method: str, args: dict[str, Any], incident: dict[str, Any] | None = None,
@@ -390,8 +422,9 @@ def run_reasoner(method: str, args: dict[str, Any], incident: dict[str, Any] | N
     incident_input = IncidentInput.from_xsoar(incident if incident is not None else current_incident())
     policy = setup.policy()
     audit = XsoarAuditSink()
+    client = model_client(args)
     common: dict[str, Any] = {
-        "model": model_client(args),
+        "model": client,
         "executor": CommandToolExecutor(run_command),
         "registry": setup.registry,
         "policy": policy,
@@ -409,6 +442,7 @@ def run_reasoner(method: str, args: dict[str, Any], incident: dict[str, Any] | N
         deliverable = run_triage(incident_input, library=setup.library, **common)
     else:
         raise DemistoException(f"unknown reasoning method {method!r}")
+    label_identity(deliverable, client)
     setup.save_state(policy)
     return deliverable, audit, setup
 
@@ -418,13 +452,17 @@ def run_reasoner(method: str, args: dict[str, Any], incident: dict[str, Any] | N
 # --------------------------------------------------------------------------------------------
 
 
-def run_context(deliverable: Any) -> dict[str, Any]:
-    """What goes to AIReasoning.Run: the whole deliverable (JSON), so approvals can be verified against it."""
-    ctx = deliverable_context(deliverable)
-    full = deliverable.model_dump(mode="json")
-    if isinstance(ctx, dict):
-        full.update(ctx)
-    return full
+def run_context(deliverable: Any, secrets: list[str] | None = None) -> dict[str, Any]:
+    """What goes to AIReasoning.Run: the whole redacted deliverable, with the approval bindings intact.
+
+    Redaction treats any field named like a token as a secret; a binding token is an HMAC of the run, call
+    and arguments (not a credential) and approvals are verified against it, so it is put back.
+    """
+    ctx = deliverable_context(deliverable, secrets or [])
+    for stored, rec in zip(ctx.get("recommendations") or [], deliverable.recommendations, strict=False):
+        if isinstance(stored, dict) and rec.binding is not None:
+            stored["binding"] = rec.binding.model_dump(mode="json")
+    return ctx
 
 
 def latest_summary(deliverable: Any) -> dict[str, Any]:
