@@ -1,0 +1,722 @@
+"""AI Reasoning engine - ART task library, program grammar and demonstration selection.
+
+ART (Paranjape et al. 2023) reasons with *programs*: a library of demonstration programs written in a small
+grammar, the closest demonstrations for a new task in the prompt, and generation that pauses at every tool
+step so the engine (under the policy) can run the tool and splice its output in. This module is the pure
+part of that: the grammar (parse, render, validate, extend with model output), the task library (YAML in
+and out, analyst feedback with provenance), lexical selection, and binding a demonstration's tool steps to
+a new incident's entities (what the deterministic reasoner follows). The loop that talks to the model and
+the tools lives in AIReasoningApiModule.
+
+Grammar (close to the paper's)::
+
+    Q1: [ip_reputation] Is the source IP known to be malicious?
+      args: {"ip": "203.0.113.7"}
+    #1: {"DBotScore": {"Score": 3}}
+    Q2: [think] Does the key activity come from that IP?
+    #2: Yes: every CreateAccessKey call came from 203.0.113.7.
+    Q3: [EOQ]
+    Ans: {"assessment": {...}, "recommendations": [...]}
+
+``[tool]`` is a registered enrichment tool name, ``[think]`` a reasoning step answered by the model itself,
+``[EOQ]`` the end of questions; ``Ans:`` carries a FinalAnswer as JSON.
+
+Platform-neutral: nothing here imports demistomock or CommonServerPython.
+"""
+
+from AIReasoningProvidersApiModule import *  # noqa: F403
+
+# isort: split
+
+import json  # noqa: E402
+import math  # noqa: E402
+import re  # noqa: E402
+from collections import Counter  # noqa: E402
+from collections.abc import Iterable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from typing import Any, Protocol  # noqa: E402
+
+import yaml  # noqa: E402
+from pydantic import BaseModel, Field, ValidationError  # noqa: E402
+
+ART_CATEGORIES: tuple[str, ...] = ("iam_anomaly", "unauthorized_access", "privilege_escalation", "api_key_abuse",
+                                   "alert_triage", "threat_modelling")
+THINK = "think"
+EOQ = "EOQ"
+MAX_BOUND_CALLS_PER_STEP = 3
+
+# --------------------------------------------------------------------------------------------
+# Program model
+# --------------------------------------------------------------------------------------------
+
+
+class ProgramSyntaxError(ValueError):
+    """A program line that does not fit the grammar; ``line`` is 1-based (0 when not tied to a line)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(f"line {line}: {message}" if line else message)
+        self.line = line
+        self.message = message
+
+
+class ProgramStep(BaseModel):
+    index: int
+    tool: str  # a tool name, "think" or "EOQ"
+    question: str = ""
+    args: dict[str, Any] | None = None
+    result: str | None = None
+    line: int = 0
+
+    @property
+    def is_tool(self) -> bool:
+        return self.tool not in (THINK, EOQ)
+
+    @property
+    def is_think(self) -> bool:
+        return self.tool == THINK
+
+    @property
+    def is_eoq(self) -> bool:
+        return self.tool == EOQ
+
+    def render(self) -> list[str]:
+        head = f"Q{self.index}: [{self.tool}]"
+        lines = [f"{head} {self.question}".rstrip()]
+        if self.args is not None:
+            lines.append("  args: " + json.dumps(self.args, ensure_ascii=False, sort_keys=True))
+        if self.result is not None:
+            lines.append(f"#{self.index}: {self.result}")
+        return lines
+
+
+class Program(BaseModel):
+    """A parsed program: the steps in order and the raw text after ``Ans:`` (validated separately)."""
+
+    steps: list[ProgramStep] = Field(default_factory=list)
+    answer: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return any(step.is_eoq for step in self.steps)
+
+    @property
+    def next_index(self) -> int:
+        return len(self.steps) + 1
+
+    def tool_steps(self) -> list[ProgramStep]:
+        return [s for s in self.steps if s.is_tool]
+
+    def pending_tool_steps(self) -> list[ProgramStep]:
+        return [s for s in self.steps if s.is_tool and s.result is None]
+
+    def open_think_step(self) -> ProgramStep | None:
+        return next((s for s in self.steps if s.is_think and s.result is None), None)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for step in self.steps:
+            lines.extend(step.render())
+        if self.answer is not None:
+            lines.append(f"Ans: {self.answer}")
+        return "\n".join(lines)
+
+
+_Q_RE = re.compile(r"^Q(\d+)\s*:\s*\[\s*([^\]]*?)\s*\]\s*(.*)$")
+_RESULT_RE = re.compile(r"^#(\d+)\s*:\s?(.*)$")
+_ARGS_RE = re.compile(r"^args\s*:\s*(.*)$", re.IGNORECASE)
+_ANS_RE = re.compile(r"^Ans\s*:\s*(.*)$")
+
+
+@dataclass
+class _Item:
+    kind: str  # q | args | result | ans | cont
+    line: int
+    index: int = 0
+    tool: str = ""
+    text: str = ""
+
+
+def _items(text: str) -> list[_Item]:
+    """Classify each non-blank line; blank lines inside an ``Ans:`` block are kept (multi-line JSON)."""
+    items: list[_Item] = []
+    for lineno, raw in enumerate((text or "").splitlines(), 1):
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        match = _Q_RE.match(stripped)
+        if match:
+            items.append(_Item("q", lineno, int(match.group(1)), match.group(2), match.group(3).strip()))
+            continue
+        match = _RESULT_RE.match(stripped)
+        if match:
+            items.append(_Item("result", lineno, int(match.group(1)), text=match.group(2).strip()))
+            continue
+        match = _ARGS_RE.match(stripped)
+        if match:
+            items.append(_Item("args", lineno, text=match.group(1).strip()))
+            continue
+        match = _ANS_RE.match(stripped)
+        if match:
+            items.append(_Item("ans", lineno, text=match.group(1).strip()))
+            continue
+        items.append(_Item("cont", lineno, text=stripped))
+    return items
+
+
+def _norm_tool(name: str) -> str:
+    name = name.strip()
+    if name.lower() == "eoq":
+        return EOQ
+    if name.lower() == THINK:
+        return THINK
+    return name
+
+
+def _parse_args(text: str, line: int) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ProgramSyntaxError(f"args is not valid JSON ({error.msg} at column {error.colno})", line) from error
+    if not isinstance(value, dict):
+        raise ProgramSyntaxError(f"args must be a JSON object, got {type(value).__name__}", line)
+    return value
+
+
+def parse_program(text: str) -> Program:
+    """Parse a complete program strictly; raises ProgramSyntaxError naming the offending line.
+
+    Strict because library programs are demonstrations: a sloppy demonstration teaches the model sloppy
+    programs. Model output during generation goes through the lenient ``extend_program`` instead.
+    """
+    program = Program()
+    last: _Item | None = None
+    for item in _items(text):
+        _apply_strict(program, item, last)
+        if item.kind != "cont":
+            last = item
+    return program
+
+
+def _apply_strict(program: Program, item: _Item, last: _Item | None) -> None:
+    steps = program.steps
+    if item.kind == "q":
+        if program.answer is not None:
+            raise ProgramSyntaxError(f"Q{item.index} after Ans:", item.line)
+        if program.ended:
+            raise ProgramSyntaxError(f"Q{item.index} after [EOQ]", item.line)
+        if item.index != program.next_index:
+            raise ProgramSyntaxError(f"expected Q{program.next_index}, found Q{item.index}", item.line)
+        tool = _norm_tool(item.tool)
+        if not tool:
+            raise ProgramSyntaxError(f"Q{item.index} has an empty [tool]", item.line)
+        steps.append(ProgramStep(index=item.index, tool=tool, question=item.text, line=item.line))
+    elif item.kind == "args":
+        if not steps or not steps[-1].is_tool or steps[-1].args is not None or steps[-1].result is not None:
+            raise ProgramSyntaxError("args: must directly follow a [tool] question", item.line)
+        steps[-1].args = _parse_args(item.text, item.line)
+    elif item.kind == "result":
+        if not steps:
+            raise ProgramSyntaxError(f"#{item.index} before any question", item.line)
+        step = steps[-1]
+        if item.index != step.index:
+            raise ProgramSyntaxError(f"#{item.index} does not answer Q{step.index}", item.line)
+        if step.is_eoq:
+            raise ProgramSyntaxError("[EOQ] takes no #result", item.line)
+        if step.result is not None:
+            raise ProgramSyntaxError(f"duplicate #{item.index}", item.line)
+        step.result = item.text
+    elif item.kind == "ans":
+        if not program.ended:
+            raise ProgramSyntaxError("Ans: before Qn: [EOQ]", item.line)
+        if program.answer is not None:
+            raise ProgramSyntaxError("duplicate Ans:", item.line)
+        program.answer = item.text
+    else:
+        _append_continuation(program, item, last)
+
+
+def _append_continuation(program: Program, item: _Item, last: _Item | None) -> None:
+    """Multi-line results and answers continue on the following lines; anything else is an error."""
+    if last is not None and last.kind == "ans" and program.answer is not None:
+        program.answer = f"{program.answer}\n{item.text}"
+    elif last is not None and last.kind == "result" and program.steps and program.steps[-1].result is not None:
+        program.steps[-1].result = f"{program.steps[-1].result} {item.text}"
+    else:
+        raise ProgramSyntaxError(f"unrecognised line '{item.text[:60]}' (expected Qn:, args:, #n: or Ans:)",
+                                 item.line)
+
+
+def extend_program(program: Program, text: str) -> list[str]:
+    """Apply model-generated lines to a program under construction, leniently; returns notes.
+
+    Lenient because a model's numbering slips are harmless (we renumber), but two things are never
+    accepted: a ``#n`` the model writes for a *tool* step (tool results come from the tool, not from the
+    model's imagination) and questions after ``[EOQ]``. Raises ProgramSyntaxError when nothing usable came.
+    """
+    notes: list[str] = []
+    applied = 0
+    last: _Item | None = None
+    for item in _items(text):
+        if item.kind == "q":
+            applied += _extend_question(program, item, notes)
+        elif item.kind == "args":
+            applied += _extend_args(program, item, notes)
+        elif item.kind == "result":
+            applied += _extend_result(program, item, notes)
+        elif item.kind == "ans":
+            if not program.ended:
+                program.steps.append(ProgramStep(index=program.next_index, tool=EOQ))
+            program.answer = item.text
+            applied += 1
+        elif last is not None and last.kind in ("ans", "result"):
+            try:
+                _append_continuation(program, item, last)
+            except ProgramSyntaxError:
+                notes.append(f"ignored text: {item.text[:60]}")
+            continue
+        else:
+            notes.append(f"ignored text: {item.text[:60]}")
+            continue
+        last = item
+    if not applied:
+        raise ProgramSyntaxError("no program lines (Qn: [tool] ..., #n: ..., Qn: [EOQ], Ans: {...}) in the output")
+    return notes
+
+
+def _extend_question(program: Program, item: _Item, notes: list[str]) -> int:
+    if program.ended or program.answer is not None:
+        notes.append(f"ignored Q{item.index} after [EOQ]")
+        return 0
+    tool = _norm_tool(item.tool)
+    if not tool:
+        notes.append(f"ignored Q{item.index} with an empty [tool]")
+        return 0
+    expected = program.next_index
+    if item.index != expected:
+        notes.append(f"renumbered Q{item.index} as Q{expected}")
+    program.steps.append(ProgramStep(index=expected, tool=tool, question=item.text))
+    return 1
+
+
+def _extend_args(program: Program, item: _Item, notes: list[str]) -> int:
+    step = program.steps[-1] if program.steps else None
+    if step is None or not step.is_tool or step.args is not None or step.result is not None:
+        notes.append("ignored args: line that does not follow a [tool] question")
+        return 0
+    try:
+        step.args = _parse_args(item.text, item.line)
+    except ProgramSyntaxError as error:
+        # Kept (not dropped) so the tool call fails validation and the model sees why.
+        step.args = {UNPARSABLE_ARGUMENTS_KEY: item.text}
+        notes.append(f"Q{step.index}: {error.message}")
+    return 1
+
+
+def _extend_result(program: Program, item: _Item, notes: list[str]) -> int:
+    step = next((s for s in program.steps if s.index == item.index), None)
+    if step is None and program.steps:
+        step = program.steps[-1]
+    if step is None:
+        notes.append(f"ignored #{item.index} before any question")
+        return 0
+    if step.is_tool:
+        notes.append(f"discarded a #{step.index} written by the model for tool step Q{step.index}: "
+                     "tool results come from the tool")
+        return 0
+    if step.is_eoq or step.result is not None:
+        notes.append(f"ignored #{item.index}: Q{step.index} needs no (further) result")
+        return 0
+    step.result = item.text
+    return 1
+
+
+def answer_json(answer: str | None) -> Any:
+    """The JSON value after ``Ans:`` (fences and surrounding prose tolerated), or None."""
+    if answer is None:
+        return None
+    return extract_json_value(answer)
+
+
+def validate_program(program: "Program | str", registry: Any) -> list[str]:
+    """Everything wrong with a program as a library demonstration; [] when it is usable.
+
+    Used before an analyst's corrected program enters the library, and as feedback text: each problem
+    names the step so the analyst (or the model) can fix it.
+    """
+    if isinstance(program, str):
+        try:
+            program = parse_program(program)
+        except ProgramSyntaxError as error:
+            return [str(error)]
+    problems: list[str] = []
+    if not program.steps:
+        return ["empty program: no Qn: lines"]
+    for step in program.steps:
+        problems.extend(_step_problems(step, registry))
+    if not program.steps[-1].is_eoq:
+        problems.append("program does not end with Qn: [EOQ]")
+    if program.answer is None:
+        problems.append("missing Ans: {final answer JSON}")
+    else:
+        value = answer_json(program.answer)
+        if not isinstance(value, dict):
+            problems.append("Ans: is not a JSON object")
+        else:
+            try:
+                FinalAnswer.model_validate(value)
+            except ValidationError as error:
+                problems.append(f"Ans: {validation_message(error)}")
+    return problems
+
+
+def _step_problems(step: ProgramStep, registry: Any) -> list[str]:
+    where = f"Q{step.index}"
+    if step.is_eoq:
+        return []
+    if step.is_think:
+        return [] if step.result is not None else [f"{where}: [think] step has no #{step.index} answer"]
+    spec = registry.get(step.tool)
+    if spec is None:
+        return [f"{where}: unknown tool '{step.tool}'"]
+    problems: list[str] = []
+    if spec.kind == "action":
+        problems.append(f"{where}: '{step.tool}' is a response action; propose it in Ans recommendations instead")
+    if step.args is None:
+        problems.append(f"{where}: [{step.tool}] step has no args: line")
+    else:
+        problems.extend(f"{where}: {err}" for err in registry.validate_args(step.tool, step.args))
+    if step.result is None:
+        problems.append(f"{where}: missing #{step.index} result")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Task library
+# --------------------------------------------------------------------------------------------
+
+ENTRY_ID_RE = r"^[a-z0-9][a-z0-9_.-]{0,79}$"
+
+
+class Provenance(BaseModel):
+    author: str = ""
+    created: str = ""
+    source_run: str | None = None
+    corrected_from: str | None = None
+
+
+class ProgramEntry(BaseModel):
+    """One demonstration: the task it solves, how to find it, the program, and where it came from."""
+
+    id: str = Field(pattern=ENTRY_ID_RE)
+    category: str = Field(min_length=1)
+    task: str = Field(min_length=1)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    program: str = Field(min_length=1)
+    provenance: Provenance = Field(default_factory=Provenance)
+
+    def parsed(self) -> Program:
+        return parse_program(self.program)
+
+    def search_text(self) -> str:
+        return " ".join([self.task, self.description, " ".join(self.tags), self.category.replace("_", " ")])
+
+
+class Selector(Protocol):
+    """Ranks library entries for a task; the default is lexical (BM25), an embedding ranker can replace it."""
+
+    def rank(self, query: str, entries: list[ProgramEntry]) -> list[tuple[ProgramEntry, float]]: ...
+
+
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in into is it its of on or that the this to was were with "
+    "which who what when where why how does did do not no".split()
+)
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens; CamelCase split (CreateAccessKey -> create access key), light plural folding."""
+    words = _TOKEN_RE.findall(_CAMEL_RE.sub(" ", text or "").lower())
+    out = []
+    for word in words:
+        if len(word) < 2 or word in _STOPWORDS:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+class Bm25Selector:
+    """Okapi BM25 over task + description + tags + category, in pure Python (no index to ship)."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+
+    def rank(self, query: str, entries: list[ProgramEntry]) -> list[tuple[ProgramEntry, float]]:
+        docs = [Counter(tokenize(e.search_text())) for e in entries]
+        if not docs:
+            return []
+        n_docs = len(docs)
+        avg_len = sum(sum(d.values()) for d in docs) / n_docs or 1.0
+        doc_freq: Counter[str] = Counter()
+        for doc in docs:
+            doc_freq.update(doc.keys())
+        terms = set(tokenize(query))
+        scored = []
+        for position, (entry, doc) in enumerate(zip(entries, docs, strict=True)):
+            length = sum(doc.values())
+            score = 0.0
+            for term in terms:
+                freq = doc.get(term, 0)
+                if not freq:
+                    continue
+                idf = math.log((n_docs - doc_freq[term] + 0.5) / (doc_freq[term] + 0.5) + 1.0)
+                score += idf * freq * (self.k1 + 1) / (freq + self.k1 * (1 - self.b + self.b * length / avg_len))
+            scored.append((entry, round(score, 6), position))
+        scored.sort(key=lambda item: (-item[1], item[2]))
+        return [(entry, score) for entry, score, _ in scored]
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Writes multi-line strings (programs) as YAML literal blocks so the List stays hand-editable."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> Any:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_LiteralDumper.add_representer(str, _str_representer)
+
+
+class TaskLibrary:
+    """The demonstration programs (the XSOAR List ``AIReasoningTaskLibrary``), with selection and feedback."""
+
+    def __init__(self, entries: Iterable[ProgramEntry] = (), version: int = 1,
+                 selector: Selector | None = None) -> None:
+        self.version = version
+        self.selector: Selector = selector or Bm25Selector()
+        self._entries: dict[str, ProgramEntry] = {}
+        for entry in entries:
+            self.add(entry)
+
+    @classmethod
+    def from_yaml(cls, text: str, selector: Selector | None = None) -> "TaskLibrary":
+        """Load ``{version, programs: [...]}``; every program must parse (errors name entry and line)."""
+        try:
+            data = yaml.safe_load(text or "") or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"Invalid task library: not YAML ({error})") from error
+        if isinstance(data, list):
+            data = {"programs": data}
+        if not isinstance(data, dict) or not isinstance(data.get("programs", []), list):
+            raise ValueError("Invalid task library: expected a mapping with a 'programs' list")
+        entries = []
+        for position, item in enumerate(data.get("programs") or []):
+            label = item.get("id", f"#{position}") if isinstance(item, dict) else f"#{position}"
+            try:
+                entry = ProgramEntry.model_validate(item)
+                entry.parsed()
+            except ValidationError as error:
+                raise ValueError(f"Invalid task library: program '{label}': {validation_message(error)}") from error
+            except ProgramSyntaxError as error:
+                raise ValueError(f"Invalid task library: program '{label}': {error}") from error
+            entries.append(entry)
+        try:
+            version = int(data.get("version") or 1)
+        except (TypeError, ValueError):
+            version = 1
+        return cls(entries, version=version, selector=selector)
+
+    def to_yaml(self) -> str:
+        data = {"version": self.version,
+                "programs": [e.model_dump(mode="json", exclude_none=True) for e in self._entries.values()]}
+        return yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=120)
+
+    @property
+    def entries(self) -> list[ProgramEntry]:
+        return list(self._entries.values())
+
+    def get(self, entry_id: str) -> ProgramEntry | None:
+        return self._entries.get(entry_id)
+
+    def add(self, entry: ProgramEntry) -> None:
+        if entry.id in self._entries:
+            raise ValueError(f"Invalid task library: duplicate program id '{entry.id}'")
+        self._entries[entry.id] = entry
+
+    def categories(self) -> list[str]:
+        return sorted({e.category for e in self._entries.values()})
+
+    def select(self, task_text: str, k: int = 3, category: str | None = None) -> list[ProgramEntry]:
+        """The k closest demonstrations; a category restricts the pool when it has any entries."""
+        pool = self.entries
+        if category:
+            in_category = [e for e in pool if e.category == category]
+            pool = in_category or pool
+        return [entry for entry, _ in self.selector.rank(task_text, pool)[:max(0, k)]]
+
+    def validate(self, registry: Any) -> dict[str, list[str]]:
+        """Problems per entry id (only entries with problems) against a tool registry."""
+        problems = {e.id: validate_program(e.program, registry) for e in self._entries.values()}
+        return {key: value for key, value in problems.items() if value}
+
+    def add_feedback(self, program_text: str, who: str, run_id: str, task: str, category: str, registry: Any,
+                     *, corrected_from: str | None = None, clock: Any = None, description: str = "",
+                     tags: list[str] | None = None) -> ProgramEntry:
+        """Store an analyst's corrected program with provenance; refuse it (ValueError) unless it validates.
+
+        Validation first, because a library entry becomes a demonstration for every later run: one broken
+        program would teach the model (and the deterministic reasoner) a broken investigation.
+        """
+        if not (who or "").strip():
+            raise ValueError("Feedback needs the analyst's name (who)")
+        if not re.match(r"^[a-z][a-z0-9_]*$", category or ""):
+            raise ValueError(f"Invalid category '{category}'")
+        problems = validate_program(program_text, registry)
+        if problems:
+            raise ValueError("Corrected program is not valid: " + "; ".join(problems))
+        if corrected_from and corrected_from not in self._entries:
+            raise ValueError(f"Unknown library program '{corrected_from}' (corrected_from)")
+        canonical = parse_program(program_text).render()
+        for entry in self._entries.values():
+            if parse_program(entry.program).render() == canonical:
+                raise ValueError(f"An identical program is already in the library as '{entry.id}'")
+        created = clock.now() if clock is not None else datetime.now(UTC)
+        entry = ProgramEntry(
+            id=f"{category}-fb-{digest(canonical)[7:17]}".replace("_", "-"),
+            category=category,
+            task=task.strip() or category,
+            description=description,
+            tags=list(tags or []) + ["feedback"],
+            program=canonical,
+            provenance=Provenance(author=who.strip(), created=created.isoformat(), source_run=run_id or None,
+                                  corrected_from=corrected_from),
+        )
+        self.add(entry)
+        return entry
+
+
+# --------------------------------------------------------------------------------------------
+# Binding a demonstration to a new incident
+# --------------------------------------------------------------------------------------------
+
+_KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("arns", ARN_RE), ("access_keys", ACCESS_KEY_RE), ("emails", EMAIL_RE), ("ips", IPV4_RE),
+)
+
+
+def _embedded_entity(value: str) -> tuple[str, str] | None:
+    """(substring, kind) of the first entity a demonstration wrote into an argument value."""
+    for kind, pattern in _KIND_PATTERNS:
+        match = pattern.search(value)
+        if match:
+            return match.group(0), kind
+    return None
+
+
+def _values_of(entities: Entities, kind: str) -> list[str]:
+    values = entities.of(kind)
+    if not values and kind == "users":
+        values = entities.of("emails")  # an Okta login is an e-mail address
+    return values
+
+
+# A demonstration value written like an API event name (ConsoleLogin, AttachUserPolicy) is a constant of the
+# investigation, not an entity: `attribute_key: EventName, attribute_value: ConsoleLogin` keeps its value.
+_CONSTANT_RE = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
+
+
+@dataclass
+class _Slot:
+    arg: str
+    kind: str
+    demo_value: str | None  # the entity text inside the demo value; None = replace the whole value
+
+
+def _slots(demo_args: dict[str, Any], spec: ToolSpec) -> list[_Slot]:
+    slots: list[_Slot] = []
+    for arg, value in demo_args.items():
+        if not isinstance(value, str):
+            continue
+        found = _embedded_entity(value)
+        if found and found[0] != value:
+            slots.append(_Slot(arg, found[1], found[0]))
+        elif found:
+            slots.append(_Slot(arg, found[1], None))
+        elif arg in spec.entity_args and not _CONSTANT_RE.match(value):
+            slots.append(_Slot(arg, spec.entity_args[arg], None))
+    for arg, kind in spec.entity_args.items():
+        if arg not in demo_args:
+            slots.append(_Slot(arg, kind, None))
+    return slots
+
+
+def _bind(args: dict[str, Any], slot: _Slot, value: str) -> None:
+    if slot.demo_value is None:
+        args[slot.arg] = value
+    else:
+        args[slot.arg] = str(args[slot.arg]).replace(slot.demo_value, value)
+
+
+def plan_from_demonstration(program: "Program | str", incident_entities: Entities, registry: Any,
+                            cap: int = MAX_BOUND_CALLS_PER_STEP) -> list[dict[str, Any]]:
+    """The demonstration's tool steps as concrete calls for this incident: [{tool, args, question}, ...].
+
+    Each step's arguments are re-bound to the incident's entities: a value the demonstration wrote that is
+    recognisably an entity (an IP, access key, ARN or e-mail, also inside a filter or SPL string) is
+    replaced by the incident's entity of the same kind; otherwise ToolSpec.entity_args says which kind an
+    argument takes (values written like API event names, e.g. ConsoleLogin, stay as written). One call per entity of the first bindable argument (at most ``cap``); a step whose
+    entities the incident does not have is skipped rather than run with the demonstration's example values.
+    """
+    if isinstance(program, str):
+        program = parse_program(program)
+    plan: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for step in program.tool_steps():
+        spec = registry.get(step.tool)
+        if spec is None or spec.kind != "enrichment":
+            continue
+        demo_args = dict(step.args or {})
+        slots = _slots(demo_args, spec)
+        required = set((spec.args_schema or {}).get("required") or [])
+        if not slots:
+            candidates = [demo_args]
+        else:
+            candidates = _bound_candidates(demo_args, slots, incident_entities, required, cap)
+        for args in candidates:
+            key = digest({"tool": step.tool, "args": args})
+            if key in seen or registry.validate_args(step.tool, args):
+                continue
+            seen.add(key)
+            plan.append({"tool": step.tool, "args": args, "question": step.question})
+    return plan
+
+
+def _bound_candidates(demo_args: dict[str, Any], slots: list[_Slot], entities: Entities, required: set[str],
+                      cap: int) -> list[dict[str, Any]]:
+    primary, others = slots[0], slots[1:]
+    out: list[dict[str, Any]] = []
+    for value in _values_of(entities, primary.kind)[:cap]:
+        args = dict(demo_args)
+        _bind(args, primary, value)
+        complete = True
+        for slot in others:
+            if slot.arg == primary.arg and slot.demo_value is None:
+                continue
+            values = _values_of(entities, slot.kind)
+            if values:
+                _bind(args, slot, values[0])
+            elif slot.arg in required:
+                complete = False
+            else:
+                args.pop(slot.arg, None)
+        if complete:
+            out.append(args)
+    return out
