@@ -505,6 +505,13 @@ class InjectionReport(BaseModel):
     findings: list[str] = Field(default_factory=list)
 
 
+class AutoCloseDecision(BaseModel):
+    """The policy's answer to "may this run close the incident by itself?" (triage runs only)."""
+
+    allowed: bool = False
+    reason: str = ""
+
+
 class Deliverable(BaseModel):
     """Everything one reasoning run produces; always produced, whatever failed."""
 
@@ -529,6 +536,7 @@ class Deliverable(BaseModel):
     autonomy: Literal["normal", "reduced"] = "normal"
     initiated_by: str = ""
     errors: list[str] = Field(default_factory=list)
+    auto_close: AutoCloseDecision | None = None
 
     def evidence_ids(self) -> set[str]:
         return {e.id for e in self.evidence}
