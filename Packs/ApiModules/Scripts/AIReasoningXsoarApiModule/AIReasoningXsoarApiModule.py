@@ -343,7 +343,34 @@ def tool_for_path(path: str) -> str | None:
     return None
 
 
-def preloaded_observations(paths_arg: Any, context: dict[str, Any] | None = None) -> list[tuple[str, dict, Any]]:
+def infer_call_args(registry: Any, tool: str, value: Any) -> list[tuple[dict, Any]]:
+    """Split an enrichment result into (tool args, output) pairs the reasoner would have asked for itself.
+
+    An item that names exactly one value for each entity argument of the tool (e.g. one AbuseIPDB.IP record ->
+    {"ip": "80.82.77.33"}) gets those arguments, so the reasoner recognises the call as already answered.
+    Anything else stays one observation labelled with its context path.
+    """
+    spec = registry.get(tool) if registry is not None else None
+    items = value if isinstance(value, list) else [value]
+    if spec is None or not spec.entity_args:
+        return []
+    grouped: dict[str, tuple[dict, list[Any]]] = {}
+    for item in items:
+        found = extract_entities(item)
+        args: dict[str, Any] = {}
+        for arg, kind in spec.entity_args.items():
+            values = found.of(kind)
+            if len(values) != 1:
+                return []
+            args[arg] = values[0]
+        if registry.validate_args(tool, args):
+            return []
+        grouped.setdefault(canonical_json(args), (args, []))[1].append(item)
+    return [(args, outputs[0] if len(outputs) == 1 else outputs) for args, outputs in grouped.values()]
+
+
+def preloaded_observations(paths_arg: Any, context: dict[str, Any] | None = None,
+                           registry: Any = None) -> list[tuple[str, dict, Any]]:
     """`enrichment_paths` ("AWS.IAM.Users,Okta.Logs.Events" or "tool=Path") -> [(tool, args, output)].
 
     The reasoner treats these as tool results it already has, so a playbook's enrichment is reused as
@@ -359,7 +386,11 @@ def preloaded_observations(paths_arg: Any, context: dict[str, Any] | None = None
         value = context_get(path.strip(), context)
         if value in (None, "", [], {}):
             continue
-        observations.append((tool, {"context_path": path.strip(), "source": "playbook"}, value))
+        inferred = infer_call_args(registry, tool, value)
+        if inferred:
+            observations.extend((tool, args, output) for args, output in inferred)
+        else:
+            observations.append((tool, {"context_path": path.strip(), "source": "playbook"}, value))
     return observations
 
 
@@ -372,10 +403,10 @@ def current_incident() -> dict[str, Any]:
     return demisto.incident() or {}
 
 
-def build_run_config(args: dict[str, Any], initiated_by: str) -> Any:
+def build_run_config(args: dict[str, Any], initiated_by: str, registry: Any = None) -> Any:
     return RunConfig(
         initiated_by=initiated_by or "playbook",
-        preloaded_observations=preloaded_observations(args.get("enrichment_paths")),
+        preloaded_observations=preloaded_observations(args.get("enrichment_paths"), registry=registry),
         provider="ai-reasoning-gateway",
         model=str(args.get("using") or "default instance"),
     )
@@ -430,7 +461,7 @@ def run_reasoner(method: str, args: dict[str, Any], incident: dict[str, Any] | N
         "policy": policy,
         "clock": setup.clock,
         "audit": audit,
-        "config": build_run_config(args, calling_user()),
+        "config": build_run_config(args, calling_user(), setup.registry),
     }
     if method == "react":
         question = args.get("question") or "Investigate this incident: what happened, how bad is it, what should we do?"
