@@ -64,7 +64,7 @@ class GatewayConfig:
                 "json_schema_mode": self.json_schema_mode}
 
 
-def _number(value: Any, name: str, default: int, minimum: int = 0) -> int:
+def _gw_number(value: Any, name: str, default: int, minimum: int = 0) -> int:
     number = arg_to_number(value, arg_name=name) if value not in (None, "") else None
     if number is None:
         return default
@@ -96,11 +96,11 @@ def parse_params(params: dict[str, Any]) -> GatewayConfig:
         api_key=api_key,
         model=model,
         base_url=str(params.get("base_url") or "").strip(),
-        max_tokens=_number(params.get("max_tokens"), "Max output tokens", 4096, 1),
-        timeout=_number(params.get("timeout"), "Timeout", 60, 1),
-        max_retries=_number(params.get("max_retries"), "Retries", 2, 0),
+        max_tokens=_gw_number(params.get("max_tokens"), "Max output tokens", 4096, 1),
+        timeout=_gw_number(params.get("timeout"), "Timeout", 60, 1),
+        max_retries=_gw_number(params.get("max_retries"), "Retries", 2, 0),
         cache=argToBoolean(params.get("prompt_caching", True)),
-        monthly_token_budget=_number(params.get("monthly_token_budget"), "Monthly token budget", 0, 0),
+        monthly_token_budget=_gw_number(params.get("monthly_token_budget"), "Monthly token budget", 0, 0),
         budget_fallback=argToBoolean(params.get("budget_fallback") or False),
         verify=not argToBoolean(params.get("insecure") or False),
         proxy_url=proxy_url,
@@ -243,7 +243,7 @@ USAGE_HEADERS = ["Provider", "Model", "Stop reason", "Input tokens", "Output tok
                  "Cache write tokens", "Cost (USD)", "Latency (ms)", "Reasoner"]
 
 
-def _truncate(text: str, limit: int = MAX_READABLE_TEXT) -> str:
+def _gw_truncate(text: str, limit: int = MAX_READABLE_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
 
 
@@ -263,7 +263,7 @@ def step_command(gateway: Gateway, args: dict[str, Any]) -> CommandResults:
     readable = tableToMarkdown("AI Reasoning model turn", gateway.usage_row(outputs), headers=USAGE_HEADERS)
     text = "".join(b.get("text") or "" for b in outputs["content"] if b.get("type") == "text")
     if text:
-        readable += "\n### Text\n" + _truncate(text) + "\n"
+        readable += "\n### Text\n" + _gw_truncate(text) + "\n"
     calls = [{"Tool": b.get("name"), "Call id": b.get("id"), "Input": json.dumps(b.get("input"), ensure_ascii=False)}
              for b in outputs["content"] if b.get("type") == "tool_use"]
     if calls:
@@ -293,7 +293,7 @@ def ask_command(gateway: Gateway, args: dict[str, Any]) -> CommandResults:
     })
     label = " (deterministic reasoner: rules over evidence, no language model)" if deterministic else ""
     readable = f"### AI Reasoning answer{label}\n**Question:** {outputs['question']}\n\n"
-    readable += (_truncate(outputs["answer"]) or "_The model returned no text._") + "\n"
+    readable += (_gw_truncate(outputs["answer"]) or "_The model returned no text._") + "\n"
     if turn["stop_reason"] == "max_tokens":
         readable += "\n_The answer was cut at the max output tokens limit._\n"
     elif turn["stop_reason"] == "refusal":

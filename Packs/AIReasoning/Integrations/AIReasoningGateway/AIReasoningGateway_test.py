@@ -6,6 +6,7 @@ No pytest-mock: the doubles read params/args/command from an XSOARSession, so ea
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import socket
@@ -453,3 +454,37 @@ def test_yml_matches_the_code() -> None:
 
 def test_demisto_is_the_double() -> None:
     assert hasattr(demisto, "params")  # the doubles, not a real server, are on the path
+
+
+def _top_level_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_no_name_clashes_once_inlined() -> None:
+    """demisto-sdk inlines every ApiModule into one flat namespace: a helper defined twice silently replaces
+    the other one (this broke `_get` once). The gateway's and the provider layer's names must be unique."""
+    repo = HERE.parents[3]
+    mine = {
+        "AIReasoningGateway": HERE / "AIReasoningGateway.py",
+        "AIReasoningProvidersApiModule": repo / "Packs/ApiModules/Scripts/AIReasoningProvidersApiModule/"
+                                                "AIReasoningProvidersApiModule.py",
+    }
+    others = [p for p in (repo / "Packs/ApiModules/Scripts").glob("*ApiModule/*ApiModule.py")
+              if p.stem not in mine]
+    other_names: dict[str, str] = {}
+    for path in others:
+        for name in _top_level_names(path):
+            other_names.setdefault(name, path.stem)
+    gateway_names = _top_level_names(mine["AIReasoningGateway"])
+    provider_names = _top_level_names(mine["AIReasoningProvidersApiModule"])
+    clashes = {n: other_names[n] for n in (gateway_names | provider_names) if n in other_names}
+    clashes.update({n: "AIReasoningProvidersApiModule" for n in gateway_names & provider_names})
+    assert not clashes, f"names defined twice once inlined: {clashes}"

@@ -33,9 +33,9 @@ from typing import Any  # noqa: E402
 import requests  # noqa: E402
 
 try:  # The OpenAI-compatible path must work in an image without the SDK.
-    import anthropic as _anthropic
+    import anthropic as _pv_anthropic
 except ImportError:  # pragma: no cover - exercised only in images without the SDK
-    _anthropic = None  # type: ignore[assignment]
+    _pv_anthropic = None  # type: ignore[assignment]
 
 # ContentBlock, ModelError, ModelRequest, ModelResponse and Usage come from AIReasoningModelApiModule through
 # the star-import chain above (demisto-sdk inlines only star imports of ApiModules).
@@ -86,7 +86,7 @@ ANTHROPIC_MODELS: tuple[str, ...] = (
 )
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
 
-_DATE_SUFFIX_RE = re.compile(r"[-@]\d{8}$")
+_pv_DATE_SUFFIX_RE = re.compile(r"[-@]\d{8}$")
 
 
 def normalize_model_id(model: str) -> str:
@@ -97,7 +97,7 @@ def normalize_model_id(model: str) -> str:
         m = m[len("anthropic."):]
     m = re.sub(r"-v\d+(:\d+)?$", "", m)  # Bedrock "-v1:0"
     m = m.replace("[1m]", "")
-    return _DATE_SUFFIX_RE.sub("", m)
+    return _pv_DATE_SUFFIX_RE.sub("", m)
 
 
 def price_for(model: str) -> tuple[float, float, float, float, float]:
@@ -128,14 +128,14 @@ UNPARSABLE_ARGUMENTS_KEY = "__unparsable_arguments__"
 # (stable) demonstrations, so that block becomes part of the cached prefix.
 CACHE_FIRST_USER_MESSAGE_KEYS = ("cache_first_user_message", "art_demonstrations_in_first_message")
 
-_CONTEXT_WINDOW_RE = re.compile(
+_pv_CONTEXT_WINDOW_RE = re.compile(
     r"prompt is too long|context window|context[_ ]length|maximum context|too many (input )?tokens|"
     r"exceeds? the (model'?s? )?(maximum|context)|input length .* exceed|reduce the length",
     re.IGNORECASE,
 )
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
+def _pv_scrub(text: str, secrets: list[str]) -> str:
     """Remove secrets from text bound for an exception message (servers may echo the key back)."""
     for secret in secrets:
         if secret and len(secret) >= 4:
@@ -143,7 +143,7 @@ def _scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
-def _truncate(text: str, limit: int = 600) -> str:
+def _pv_truncate(text: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -195,7 +195,7 @@ def parse_tool_arguments(raw: Any) -> dict[str, Any]:
     return {UNPARSABLE_ARGUMENTS_KEY: raw}
 
 
-_FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*(.*?)\s*```\s*$", re.DOTALL)
+_pv_FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 def extract_json_value(text: str) -> Any:
@@ -203,7 +203,7 @@ def extract_json_value(text: str) -> Any:
     if not isinstance(text, str):
         return None
     candidates = [text.strip()]
-    fenced = _FENCE_RE.match(text)
+    fenced = _pv_FENCE_RE.match(text)
     if fenced:
         candidates.insert(0, fenced.group(1))
     for candidate in candidates:
@@ -227,18 +227,18 @@ def extract_json_value(text: str) -> Any:
 
 # Keywords the strict structured-output grammars (Anthropic output_config, OpenAI strict json_schema) reject.
 # Dropping them only loosens the grammar: the engine still validates the answer with the full pydantic model.
-_UNSUPPORTED_KEYWORDS = frozenset({
+_pv_UNSUPPORTED_KEYWORDS = frozenset({
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
     "maxItems", "uniqueItems", "minProperties", "maxProperties", "patternProperties", "propertyNames",
     "default", "examples", "title", "$schema", "$id", "if", "then", "else", "not", "dependentRequired",
     "dependentSchemas", "unevaluatedProperties", "contentMediaType", "contentEncoding", "pattern",
 })
-_SUPPORTED_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4",
+_pv_SUPPORTED_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4",
                                 "ipv6", "uuid"})
-_SCALAR_ANY: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
+_pv_SCALAR_ANY: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
                                          {"type": "null"}]}
-_PAIR_MARK = "x-aireasoning-pairs"
-_NULLABLE_MARK = "x-aireasoning-added-null"
+_pv_PAIR_MARK = "x-aireasoning-pairs"
+_pv_NULLABLE_MARK = "x-aireasoning-added-null"
 
 
 class StrictSchema:
@@ -268,16 +268,17 @@ class StrictSchema:
     def _rewrite(self, node: Any) -> Any:
         if not isinstance(node, dict):
             return node
-        node = {k: v for k, v in node.items() if k not in _UNSUPPORTED_KEYWORDS and k not in ("$defs", "definitions")}
-        if "format" in node and node["format"] not in _SUPPORTED_FORMATS:
+        node = {k: v for k, v in node.items()
+                if k not in _pv_UNSUPPORTED_KEYWORDS and k not in ("$defs", "definitions")}
+        if "format" in node and node["format"] not in _pv_SUPPORTED_FORMATS:
             node.pop("format")
         if node.get("minItems", 0) > 1:
             node["minItems"] = 1
         if self._is_free_form(node):
             description = node.get("description")
-            pair = {"type": "object", "properties": {"key": {"type": "string"}, "value": copy.deepcopy(_SCALAR_ANY)},
+            pair = {"type": "object", "properties": {"key": {"type": "string"}, "value": copy.deepcopy(_pv_SCALAR_ANY)},
                     "required": ["key", "value"], "additionalProperties": False}
-            out: dict[str, Any] = {"type": "array", "items": pair, _PAIR_MARK: True}
+            out: dict[str, Any] = {"type": "array", "items": pair, _pv_PAIR_MARK: True}
             if description:
                 out["description"] = description + " (as a list of key/value pairs)"
             return out
@@ -287,7 +288,7 @@ class StrictSchema:
             if self.all_required:
                 for name in props:
                     if name not in required:
-                        props[name] = {"anyOf": [props[name], {"type": "null"}], _NULLABLE_MARK: True}
+                        props[name] = {"anyOf": [props[name], {"type": "null"}], _pv_NULLABLE_MARK: True}
                         required.append(name)
             node["properties"] = props
             node["required"] = required
@@ -304,7 +305,7 @@ class StrictSchema:
         """The schema to send: without our private markers (the APIs reject unknown keywords)."""
         def clean(node: Any) -> Any:
             if isinstance(node, dict):
-                return {k: clean(v) for k, v in node.items() if k not in (_PAIR_MARK, _NULLABLE_MARK)}
+                return {k: clean(v) for k, v in node.items() if k not in (_pv_PAIR_MARK, _pv_NULLABLE_MARK)}
             if isinstance(node, list):
                 return [clean(v) for v in node]
             return node
@@ -329,7 +330,7 @@ class StrictSchema:
         if not isinstance(node, dict) or depth > 64:
             return value
         node = self._resolve(node)
-        if node.get(_PAIR_MARK) and isinstance(value, list):
+        if node.get(_pv_PAIR_MARK) and isinstance(value, list):
             out: dict[str, Any] = {}
             for item in value:
                 if isinstance(item, dict) and "key" in item:
@@ -348,7 +349,7 @@ class StrictSchema:
             result: dict[str, Any] = {}
             for key, sub in value.items():
                 sub_schema = node["properties"].get(key)
-                if (sub is None and isinstance(sub_schema, dict) and sub_schema.get(_NULLABLE_MARK)):
+                if (sub is None and isinstance(sub_schema, dict) and sub_schema.get(_pv_NULLABLE_MARK)):
                     continue  # a null we introduced for strict mode: let the pydantic default apply
                 result[key] = self._restore(sub, sub_schema, depth + 1)
             return result
@@ -357,12 +358,12 @@ class StrictSchema:
         return value
 
 
-def _schema_instruction(schema: dict[str, Any]) -> str:
+def _pv_schema_instruction(schema: dict[str, Any]) -> str:
     return ("Respond with only a JSON object (no prose, no code fences) that validates against this JSON Schema:\n"
             + json.dumps(schema, separators=(",", ":")))
 
 
-def _normalize_structured_text(text: str, strict: StrictSchema | None) -> str:
+def _pv_normalize_structured_text(text: str, strict: StrictSchema | None) -> str:
     """Clean a structured-output answer: strip fences / prose around the JSON and undo the strict rewrite.
 
     When nothing JSON-like is found the text is returned unchanged: the engine's validator reports it and
@@ -380,18 +381,18 @@ def _normalize_structured_text(text: str, strict: StrictSchema | None) -> str:
 # Anthropic (official SDK)
 # --------------------------------------------------------------------------------------------
 
-_ANTHROPIC_STOP_REASONS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn",
+_pv_ANTHROPIC_STOP_REASONS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn",
                                      "refusal", "model_context_window_exceeded"})
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
+def _pv_get(obj: Any, name: str, default: Any = None) -> Any:
     """Attribute or key access: SDK objects in 2.x, plain dicts from `construct`ed responses elsewhere."""
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
 
 
-def _make_sdk_http_client(proxy: str | None, verify: bool, timeout: float) -> Any:
+def _pv_make_sdk_http_client(proxy: str | None, verify: bool, timeout: float) -> Any:
     """An HTTP client for the SDK that honours an explicit proxy and certificate verification.
 
     The SDK's transport package differs by version (httpx2 for anthropic >= 1.0, httpx before); its
@@ -400,7 +401,7 @@ def _make_sdk_http_client(proxy: str | None, verify: bool, timeout: float) -> An
     kwargs: dict[str, Any] = {"verify": verify, "timeout": timeout, "follow_redirects": True}
     if proxy:
         kwargs["proxy"] = proxy
-    factory = getattr(_anthropic, "DefaultHttpxClient", None)
+    factory = getattr(_pv_anthropic, "DefaultHttpxClient", None)
     if factory is not None:
         return factory(**kwargs)
     try:  # pragma: no cover - every supported SDK version has DefaultHttpxClient
@@ -410,8 +411,8 @@ def _make_sdk_http_client(proxy: str | None, verify: bool, timeout: float) -> An
     return _hx.Client(**kwargs)  # pragma: no cover
 
 
-def _sdk_error_class(name: str) -> type[BaseException] | None:
-    cls = getattr(_anthropic, name, None) if _anthropic is not None else None
+def _pv_sdk_error_class(name: str) -> type[BaseException] | None:
+    cls = getattr(_pv_anthropic, name, None) if _pv_anthropic is not None else None
     return cls if isinstance(cls, type) else None
 
 
@@ -428,7 +429,7 @@ class AnthropicModelClient:
     def __init__(self, api_key: str, model: str, base_url: str | None = None, timeout: float = 60,
                  max_retries: int = 2, cache: bool = True, verify: bool = True, proxy: str | None = None,
                  max_tokens_default: int = 4096, http_client: Any = None, cache_ttl: str = "5m") -> None:
-        if _anthropic is None:
+        if _pv_anthropic is None:
             raise ModelError("config", "The anthropic package is not installed in this docker image; use "
                              "demisto/anthropic or the OpenAI-compatible provider.")
         if not api_key:
@@ -446,11 +447,11 @@ class AnthropicModelClient:
         if base_url:
             kwargs["base_url"] = self.normalize_base_url(base_url)
         if http_client is None and (proxy or not verify):
-            http_client = _make_sdk_http_client(proxy, verify, float(timeout))
+            http_client = _pv_make_sdk_http_client(proxy, verify, float(timeout))
             self._owns_http_client = True
         if http_client is not None:
             kwargs["http_client"] = http_client
-        self._client = _anthropic.Anthropic(**kwargs)
+        self._client = _pv_anthropic.Anthropic(**kwargs)
 
     @staticmethod
     def normalize_base_url(base_url: str) -> str:
@@ -515,7 +516,7 @@ class AnthropicModelClient:
             self.structured_outputs = False
             params = self.build_params(request, structured=False)
             params["system"] = [*params.get("system", []),
-                                {"type": "text", "text": _schema_instruction(request.output_schema or {})}]
+                                {"type": "text", "text": _pv_schema_instruction(request.output_schema or {})}]
             try:
                 message = self._client.messages.create(**params)
             except Exception as exc2:  # noqa: BLE001
@@ -526,36 +527,36 @@ class AnthropicModelClient:
             strict = StrictSchema(request.output_schema)
             for block in response.content:
                 if block.type == "text" and block.text:
-                    block.text = _normalize_structured_text(block.text, strict)
+                    block.text = _pv_normalize_structured_text(block.text, strict)
         return response
 
     # -- response ----------------------------------------------------------------------------
 
     def to_model_response(self, message: Any, latency_ms: float = 0.0) -> ModelResponse:
         blocks: list[ContentBlock] = []
-        for raw in _get(message, "content", None) or []:
-            kind = _get(raw, "type")
+        for raw in _pv_get(message, "content", None) or []:
+            kind = _pv_get(raw, "type")
             if kind == "text":
-                blocks.append(ContentBlock(type="text", text=_get(raw, "text", "") or ""))
+                blocks.append(ContentBlock(type="text", text=_pv_get(raw, "text", "") or ""))
             elif kind == "tool_use":
-                blocks.append(ContentBlock(type="tool_use", id=_get(raw, "id"), name=_get(raw, "name"),
-                                           input=parse_tool_arguments(_get(raw, "input"))))
+                blocks.append(ContentBlock(type="tool_use", id=_pv_get(raw, "id"), name=_pv_get(raw, "name"),
+                                           input=parse_tool_arguments(_pv_get(raw, "input"))))
             # thinking / server-tool blocks are not part of the engine's protocol: skipped
-        stop = _get(message, "stop_reason") or "end_turn"
-        if stop not in _ANTHROPIC_STOP_REASONS:
+        stop = _pv_get(message, "stop_reason") or "end_turn"
+        if stop not in _pv_ANTHROPIC_STOP_REASONS:
             stop = "end_turn"
         if stop == "tool_use" and not any(b.type == "tool_use" for b in blocks):
             stop = "end_turn"
-        raw_usage = _get(message, "usage")
+        raw_usage = _pv_get(message, "usage")
         usage = Usage(
-            input_tokens=int(_get(raw_usage, "input_tokens", 0) or 0),
-            output_tokens=int(_get(raw_usage, "output_tokens", 0) or 0),
-            cache_read_input_tokens=int(_get(raw_usage, "cache_read_input_tokens", 0) or 0),
-            cache_creation_input_tokens=int(_get(raw_usage, "cache_creation_input_tokens", 0) or 0),
+            input_tokens=int(_pv_get(raw_usage, "input_tokens", 0) or 0),
+            output_tokens=int(_pv_get(raw_usage, "output_tokens", 0) or 0),
+            cache_read_input_tokens=int(_pv_get(raw_usage, "cache_read_input_tokens", 0) or 0),
+            cache_creation_input_tokens=int(_pv_get(raw_usage, "cache_creation_input_tokens", 0) or 0),
             model_calls=1,
         )
-        w1h = int(_get(_get(raw_usage, "cache_creation"), "ephemeral_1h_input_tokens", 0) or 0)
-        model = _get(message, "model") or self.model
+        w1h = int(_pv_get(_pv_get(raw_usage, "cache_creation"), "ephemeral_1h_input_tokens", 0) or 0)
+        model = _pv_get(message, "model") or self.model
         usage.cost_usd = estimate_cost(model, usage, cache_write_1h_tokens=w1h)
         return ModelResponse(content=blocks, stop_reason=stop, usage=usage, model=model, provider=self.provider,
                              latency_ms=round(latency_ms, 1))
@@ -574,18 +575,18 @@ class AnthropicModelClient:
             err = body.get("error") if isinstance(body.get("error"), dict) else body
             api_message = str(err.get("message") or "")
             error_type = str(err.get("type") or "")
-        detail = _truncate(_scrub(api_message or str(getattr(exc, "message", "") or exc), self._secrets))
+        detail = _pv_truncate(_pv_scrub(api_message or str(getattr(exc, "message", "") or exc), self._secrets))
         headers = getattr(getattr(exc, "response", None), "headers", None)
 
         def is_a(name: str) -> bool:
-            cls = _sdk_error_class(name)
+            cls = _pv_sdk_error_class(name)
             return cls is not None and isinstance(exc, cls)
 
         if is_a("APITimeoutError"):
             return ModelError("timeout", f"Anthropic API request timed out: {detail}")
         if is_a("APIConnectionError"):
             cause = exc.__cause__ or exc.__context__
-            extra = f" ({_truncate(_scrub(str(cause), self._secrets), 200)})" if cause else ""
+            extra = f" ({_pv_truncate(_pv_scrub(str(cause), self._secrets), 200)})" if cause else ""
             return ModelError("connection", f"Cannot reach the Anthropic API{extra}: check the base URL, proxy and "
                               "network access from the engine.")
         if is_a("AuthenticationError") or is_a("PermissionDeniedError") or status in (401, 403):
@@ -600,7 +601,7 @@ class AnthropicModelClient:
             return ModelError("overloaded", f"Anthropic API is overloaded ({status}): try again later. {detail}",
                               retry_after=parse_retry_after(headers), status=status)
         if status in (400, 413, 422):
-            if _CONTEXT_WINDOW_RE.search(api_message or detail):
+            if _pv_CONTEXT_WINDOW_RE.search(api_message or detail):
                 return ModelError("context_window", f"The request exceeds the model's context window: {detail}",
                                   status=status)
             return ModelError("bad_request", f"Anthropic rejected the request ({status}): {detail}", status=status)
@@ -620,7 +621,7 @@ class AnthropicModelClient:
             page = self._client.models.list(limit=100)
         except Exception as exc:  # noqa: BLE001
             raise self.map_error(exc) from None
-        return [str(_get(m, "id")) for m in (_get(page, "data", None) or [])]
+        return [str(_pv_get(m, "id")) for m in (_pv_get(page, "data", None) or [])]
 
     def count_tokens(self, request: ModelRequest | None = None) -> int:
         """Input tokens of a request (POST /v1/messages/count_tokens): free, and checks the model id too."""
@@ -631,7 +632,7 @@ class AnthropicModelClient:
             result = self._client.messages.count_tokens(**kwargs)
         except Exception as exc:  # noqa: BLE001
             raise self.map_error(exc) from None
-        return int(_get(result, "input_tokens", 0) or 0)
+        return int(_pv_get(result, "input_tokens", 0) or 0)
 
     def close(self) -> None:
         try:
@@ -645,8 +646,8 @@ class AnthropicModelClient:
 # --------------------------------------------------------------------------------------------
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
-_RESPONSE_FORMAT_LEVELS = ("json_schema", "json_object", "none")
-_OPENAI_FINISH = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
+_pv_RESPONSE_FORMAT_LEVELS = ("json_schema", "json_object", "none")
+_pv_OPENAI_FINISH = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
                   "content_filter": "refusal"}
 
 
@@ -791,7 +792,7 @@ class OpenAICompatibleModelClient:
                                        name=str(function.get("name") or ""),
                                        input=parse_tool_arguments(function.get("arguments"))))
         finish = choice.get("finish_reason") or "stop"
-        stop = _OPENAI_FINISH.get(finish, "end_turn")
+        stop = _pv_OPENAI_FINISH.get(finish, "end_turn")
         has_tools = any(b.type == "tool_use" for b in blocks)
         if has_tools:
             stop = "tool_use"
@@ -823,7 +824,7 @@ class OpenAICompatibleModelClient:
             elif err:
                 message = str(err)
             message = message or str(payload.get("message") or payload.get("detail") or "")
-        detail = _truncate(_scrub(message or response.text or response.reason or "", self._secrets))
+        detail = _pv_truncate(_pv_scrub(message or response.text or response.reason or "", self._secrets))
         retry_after = parse_retry_after(response.headers)
         if status in (401, 403):
             return ModelError("auth", f"The model server rejected the credentials ({status}): check the API key. "
@@ -843,7 +844,7 @@ class OpenAICompatibleModelClient:
                               status=status)
         if status == 408:
             return ModelError("timeout", f"The model server timed out (408). {detail}", status=status)
-        if status in (400, 413, 422) and _CONTEXT_WINDOW_RE.search(detail):
+        if status in (400, 413, 422) and _pv_CONTEXT_WINDOW_RE.search(detail):
             return ModelError("context_window", f"The request exceeds the model's context window: {detail}",
                               status=status)
         return ModelError("bad_request", f"The model server rejected the request ({status}): {detail}", status=status)
@@ -858,18 +859,18 @@ class OpenAICompatibleModelClient:
             except requests.exceptions.Timeout:
                 error = ModelError("timeout", f"The model server did not answer within {self.timeout:g} s.")
             except requests.exceptions.ConnectionError as exc:
-                reason = _truncate(_scrub(str(exc), self._secrets), 200)
+                reason = _pv_truncate(_pv_scrub(str(exc), self._secrets), 200)
                 error = ModelError("connection", f"Cannot reach the model server at {self.chat_url.split('?')[0]}: "
                                    f"check the base URL, proxy and that the server is running ({reason}).")
             except requests.exceptions.RequestException as exc:
-                raise ModelError("connection", _truncate(_scrub(str(exc), self._secrets), 300)) from None
+                raise ModelError("connection", _pv_truncate(_pv_scrub(str(exc), self._secrets), 300)) from None
             else:
                 if response.ok:
                     try:
                         data = response.json()
                     except ValueError:
                         raise ModelError("server", "The model server returned a body that is not JSON: "
-                                         + _truncate(_scrub(response.text, self._secrets), 200)) from None
+                                         + _pv_truncate(_pv_scrub(response.text, self._secrets), 200)) from None
                     if not isinstance(data, dict):
                         raise ModelError("server", "The model server returned JSON that is not an object.")
                     return data
@@ -887,12 +888,12 @@ class OpenAICompatibleModelClient:
     def build_payload(self, request: ModelRequest, level: int | None = None) -> tuple[dict[str, Any], str]:
         """Chat-completions body and the response_format level used ("json_schema" | "json_object" | "none")."""
         structured = bool(request.output_schema and not request.tools)
-        level_name = _RESPONSE_FORMAT_LEVELS[self.response_format_level if level is None else level]
+        level_name = _pv_RESPONSE_FORMAT_LEVELS[self.response_format_level if level is None else level]
         if not structured:
             level_name = "none"
         extra_system = ""
         if structured and level_name != "json_schema":
-            extra_system = _schema_instruction(request.output_schema or {})
+            extra_system = _pv_schema_instruction(request.output_schema or {})
         payload: dict[str, Any] = {"messages": self.to_openai_messages(request, extra_system),
                                    "max_tokens": int(request.max_tokens or self.max_tokens_default)}
         if self.model:
@@ -923,13 +924,13 @@ class OpenAICompatibleModelClient:
                 if not can_step_down:
                     raise
                 # The server does not understand this response_format: remember, and step down one level.
-                self.response_format_level = _RESPONSE_FORMAT_LEVELS.index(level_name) + 1
+                self.response_format_level = _pv_RESPONSE_FORMAT_LEVELS.index(level_name) + 1
         response = self.to_model_response(data, (time.monotonic() - started) * 1000.0)
         if structured:
             strict = StrictSchema(request.output_schema or {}, all_required=level_name == "json_schema")
             for block in response.content:
                 if block.type == "text" and block.text:
-                    block.text = _normalize_structured_text(block.text, strict)
+                    block.text = _pv_normalize_structured_text(block.text, strict)
         return response
 
     def list_models(self) -> list[str]:
@@ -959,7 +960,7 @@ def normalize_provider(provider: str) -> str:
     return p
 
 
-def _param(params: dict[str, Any], *names: str, default: Any = None) -> Any:
+def _pv_param(params: dict[str, Any], *names: str, default: Any = None) -> Any:
     for name in names:
         value = params.get(name)
         if value not in (None, ""):
@@ -967,7 +968,7 @@ def _param(params: dict[str, Any], *names: str, default: Any = None) -> Any:
     return default
 
 
-def _as_bool(value: Any, default: bool) -> bool:
+def _pv_as_bool(value: Any, default: bool) -> bool:
     if value is None or value == "":
         return default
     if isinstance(value, bool):
@@ -982,26 +983,26 @@ def build_model_client(provider: str, params: dict[str, Any]) -> Any:
     json_schema_mode, api_version. The deterministic provider lives in the reasoner layer and is built there.
     """
     kind = normalize_provider(provider)
-    timeout = float(_param(params, "timeout", default=60))
-    max_retries = int(_param(params, "max_retries", default=2))
-    verify = _as_bool(params.get("verify"), True)
-    proxy = _param(params, "proxy") or None
+    timeout = float(_pv_param(params, "timeout", default=60))
+    max_retries = int(_pv_param(params, "max_retries", default=2))
+    verify = _pv_as_bool(params.get("verify"), True)
+    proxy = _pv_param(params, "proxy") or None
     if proxy is not None and not isinstance(proxy, str):
         proxy = None  # a bare True means "system proxy": the environment variables already say so
     if kind == "anthropic":
         return AnthropicModelClient(
-            api_key=str(_param(params, "api_key", default="")), model=str(_param(params, "model",
+            api_key=str(_pv_param(params, "api_key", default="")), model=str(_pv_param(params, "model",
                                                                                    default=DEFAULT_ANTHROPIC_MODEL)),
-            base_url=_param(params, "base_url"), timeout=timeout, max_retries=max_retries,
-            cache=_as_bool(params.get("cache"), True), verify=verify, proxy=proxy,
-            max_tokens_default=int(_param(params, "max_tokens", default=4096)),
-            cache_ttl=str(_param(params, "cache_ttl", default="5m")))
+            base_url=_pv_param(params, "base_url"), timeout=timeout, max_retries=max_retries,
+            cache=_pv_as_bool(params.get("cache"), True), verify=verify, proxy=proxy,
+            max_tokens_default=int(_pv_param(params, "max_tokens", default=4096)),
+            cache_ttl=str(_pv_param(params, "cache_ttl", default="5m")))
     if kind == "openai-compatible":
         return OpenAICompatibleModelClient(
-            base_url=str(_param(params, "base_url", default="")), api_key=_param(params, "api_key"),
-            model=str(_param(params, "model", default="")), timeout=timeout, max_retries=max_retries, verify=verify,
-            proxy=proxy, json_schema_mode=str(_param(params, "json_schema_mode", default="auto")),
-            api_version=_param(params, "api_version"), max_tokens_default=int(_param(params, "max_tokens",
+            base_url=str(_pv_param(params, "base_url", default="")), api_key=_pv_param(params, "api_key"),
+            model=str(_pv_param(params, "model", default="")), timeout=timeout, max_retries=max_retries, verify=verify,
+            proxy=proxy, json_schema_mode=str(_pv_param(params, "json_schema_mode", default="auto")),
+            api_version=_pv_param(params, "api_version"), max_tokens_default=int(_pv_param(params, "max_tokens",
                                                                                       default=4096)))
     if kind == "deterministic":
         raise ModelError("config", "The deterministic provider is built by the reasoner layer "
