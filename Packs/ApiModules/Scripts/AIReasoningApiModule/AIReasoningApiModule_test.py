@@ -197,7 +197,8 @@ def test_react_parallel_tools_evidence_and_bound_recommendations(registry: ToolR
     policy = kwargs["policy"]
     call = ToolCall(id=rec.binding.call_id, tool=rec.action, args=rec.args)
     assert policy.verify_approval(rec.binding, result.run_id, call) == (True, "approval verified")
-    edited = ToolCall(id=rec.binding.call_id, tool=rec.action, args={**rec.args, "access_key_id": "AKIAOTHERKEY00000009"})
+    edited = ToolCall(id=rec.binding.call_id, tool=rec.action,
+                      args={**rec.args, "access_key_id": "AKIAOTHERKEY00000009"})
     ok, reason = policy.verify_approval(rec.binding, result.run_id, edited)
     assert not ok and "arguments changed" in reason
     # the model saw only enrichment tools the policy allows, and the final-answer schema
@@ -464,7 +465,8 @@ def test_executor_exceptions_hangs_and_unparsable_outputs_are_tool_errors(regist
 
 def test_preloaded_observations_become_evidence_without_rerun(registry: ToolRegistry) -> None:
     soc = FakeSoc(scenario("api_key_abuse_tp"))
-    pre = [("ip_reputation", {"ip": "203.0.113.7"}, entries_to_result(soc.run_command("ip", {"ip": "203.0.113.7"})).output),
+    rep = entries_to_result(soc.run_command("ip", {"ip": "203.0.113.7"})).output
+    pre = [("ip_reputation", {"ip": "203.0.113.7"}, rep),
            ("bogus_tool", {}, b"\xff\xfe")]
     soc.calls.clear()
     model = ScriptedModelClient(text(TP_FINAL))
@@ -567,196 +569,9 @@ def test_score_evidence_okta_bruteforce_and_plain_contents() -> None:
     assert empty.verdict == "inconclusive" and empty.confidence == 0.2 and not none
 
 
-def test_score_evidence_feature_coverage() -> None:
-    def ct(name: str, ip: str = "203.0.113.9", error: str | None = None, **params: Any) -> dict[str, Any]:
-        rec = {"eventID": f"{name}-{ip}-{error}-{sorted(params.items())}", "eventName": name,
-               "eventSource": "iam.amazonaws.com",
-               "sourceIPAddress": ip, "userIdentity": {"userName": "mallory", "accessKeyId": "AKIAMALLORYEXAMPLE01"},
-               "requestParameters": params}
-        if error:
-            rec["errorCode"] = error
-        return rec
-    events = [ct("StopLogging"), ct("PutUserPolicy", policyDocument='{"Action":"s3:*"}'),
-              ct("DeactivateMFADevice")] + [ct("GetObject", error="AccessDenied", n=i) for i in range(5)]
-    splunk = [{"_raw": {"requestId": f"r{i}", "keyId": "AKIAMALLORYEXAMPLE01", "principal": "arn:aws:iam::1:user/m",
-                        "sourceIp": "192.0.2.99", "httpMethod": "GET", "path": "/v1/export", "status": 403,
-                        "responseBytes": 10}} for i in range(25)]
-    observations = [
-        {"tool": "cloudtrail_lookup_events", "output": {"Records": events}, "evidence_id": "E1"},
-        {"tool": "splunk_search", "output": {"Splunk.Result": splunk}, "evidence_id": "E2"},
-        {"tool": "ip_reputation", "output": [{"Indicator": "192.0.2.99", "Type": "ip", "Score": 3},
-                                             {"Indicator": "203.0.113.9", "Type": "ip", "Score": 2},
-                                             {"Address": "203.0.113.9", "UsageType": "Data Center/Web Hosting"}],
-         "evidence_id": "E3"},
-        {"tool": "ueba_user_risk", "output": {"Exabeam.User": {"Username": "mallory", "RiskScore": 70}},
-         "evidence_id": "E4"},
-    ]
-    assessment, actions = score_evidence(observations, {"text": ""})
-    for feature in ("logging_disabled", "iam_policy_change", "okta_mfa_reset", "access_denied_burst",
-                    "api_volume_anomaly", "api_sensitive_paths", "api_key_from_bad_ip", "ip_malicious",
-                    "hosting_or_proxy_ip", "ueba_medium_risk"):
-        assert feature in assessment.summary, feature
-    assert assessment.verdict == "true_positive" and assessment.threat_level == "critical"
-    assert ("iam_deactivate_access_key", {"user_name": "m", "access_key_id": "AKIAMALLORYEXAMPLE01"}) in [
-        (a.action, a.args) for a in actions]
-    # only weak signals: below the confidence threshold -> inconclusive, no actions
-    weak, none = score_evidence([{"tool": "x", "output": [{"Indicator": "203.0.113.9", "Type": "ip", "Score": 2}],
-                                  "evidence_id": "E1"}], {"text": ""})
-    assert weak.verdict == "inconclusive" and not none
-    assert set(WEIGHTS) >= set(ATTACK_IDS) and CONFIDENCE_THRESHOLD == 0.6
-
-
-def test_deterministic_client_reads_tool_results_from_messages(registry: ToolRegistry) -> None:
-    client = DeterministicModelClient(registry)
-    plan = [{"tool": "ip_reputation", "args": {"ip": "203.0.113.7"}}, {"tool": "ueba_user_risk",
-                                                                        "args": {"username": "alice"}}]
-    meta = {"deterministic": {"method": "react", "plan": plan, "incident": {"text": ""}}}
-    tools = registry.llm_tools()
-    first = client.turn(ModelRequest(tools=tools, metadata=meta, messages=[Message.user_text("go")]))
-    assert first.stop_reason == "tool_use" and [b.name for b in first.tool_uses()] == ["ip_reputation",
-                                                                                      "ueba_user_risk"]
-    results = [ContentBlock(type="tool_result", tool_use_id=first.tool_uses()[0].id,
-                            content='[E1] ip_reputation ok\n<<<DATA n x>>>\n{"DBotScore": [{"Indicator": '
-                                    '"203.0.113.7", "Type": "ip", "Score": 3}]}\n<<<END n>>>'),
-               ContentBlock(type="tool_result", tool_use_id=first.tool_uses()[1].id, content="failed",
-                            is_error=True)]
-    messages = [Message.user_text("go"), Message(role="assistant", content=first.content),
-                Message(role="user", content=results)]
-    final = client.turn(ModelRequest(tools=tools, metadata=meta, messages=messages))
-    answer = parse_final_answer(final.text())
-    assert answer.assessment.evidence_refs == ["E1"] and "ip_malicious" in answer.assessment.summary
-
-
 # --------------------------------------------------------------------------------------------
 # ART
 # --------------------------------------------------------------------------------------------
-
-
-def test_parse_program_errors_name_the_line() -> None:
-    cases = {
-        "Q2: [ip_reputation] x": "line 1: expected Q1, found Q2",
-        "Q1: [ip_reputation] x\n  args: {bad json}": "line 2: args is not valid JSON",
-        "Q1: [ip_reputation] x\n  args: [1]": "line 2: args must be a JSON object",
-        "Q1: [think] x\n#2: y": "line 2: #2 does not answer Q1",
-        "Q1: [think] x\n#1: y\n#1: z": "line 3: duplicate #1",
-        "Q1: [EOQ]\n#1: y": "line 2: [EOQ] takes no #result",
-        "Q1: [think] x\nAns: {}": "line 2: Ans: before Qn: [EOQ]",
-        "Q1: [EOQ]\nAns: {}\nAns: {}": "line 3: duplicate Ans:",
-        "Q1: [EOQ]\nQ2: [think] x": "line 2: Q2 after [EOQ]",
-        "Q1: [EOQ]\nAns: {}\nQ2: [think] x": "line 3: Q2 after Ans:",
-        "Q1: [] x": "line 1: Q1 has an empty [tool]",
-        "#1: y": "line 1: #1 before any question",
-        "hello": "line 1: unrecognised line 'hello'",
-        "Q1: [think] x\n#1: y\nargs: {}": "line 3: args: must directly follow a [tool] question",
-    }
-    for program, message in cases.items():
-        with pytest.raises(ProgramSyntaxError) as caught:
-            parse_program(program)
-        assert str(caught.value).startswith(message), (program, str(caught.value))
-
-
-def test_parse_render_round_trip_and_continuations() -> None:
-    text = ('Q1: [ip_reputation] Is it bad?\n  args: {"ip": "203.0.113.7"}\n#1: [E1] {"a": 1}\n  more text\n'
-            "Q2: [think] So?\n#2: yes\nQ3: [eoq]\nAns: {\"assessment\":\n {\"verdict\": \"suspicious\"}}")
-    program = parse_program(text)
-    assert [s.tool for s in program.steps] == ["ip_reputation", "think", EOQ]
-    assert program.steps[0].result == '[E1] {"a": 1} more text'
-    assert answer_json(program.answer) == {"assessment": {"verdict": "suspicious"}}
-    assert parse_program(program.render()).render() == program.render()
-
-
-def test_validate_program_feedback(registry: ToolRegistry, library: TaskLibrary) -> None:
-    assert library.validate(registry) == {}
-    assert validate_program("nonsense", registry)[0].startswith("line 1")
-    assert validate_program("", registry) == ["empty program: no Qn: lines"]
-    problems = validate_program(
-        'Q1: [nmap] scan\n#1: x\nQ2: [block_ip] block\n  args: {"ip": "1.2.3.4"}\n#2: done\n'
-        'Q3: [ip_reputation] rep\n  args: {"address": "x"}\nQ4: [ip_reputation] again\nQ5: [think] hm\n'
-        'Q6: [think] ok\n#6: fine\nQ7: [EOQ]\nAns: {"assessment": {"verdict": "bad"}}', registry)
-    text = "\n".join(problems)
-    for expected in ("Q1: unknown tool 'nmap'", "Q2: 'block_ip' is a response action", "Q3: (args)",
-                     "Q3: missing #3 result", "Q4: [ip_reputation] step has no args: line",
-                     "Q5: [think] step has no #5 answer", "Ans: assessment.verdict"):
-        assert expected in text, expected
-    assert "missing Ans:" in "\n".join(validate_program("Q1: [EOQ]", registry))
-    assert "Ans: is not a JSON object" in validate_program("Q1: [think] x\n#1: y\nQ2: [EOQ]\nAns: nope", registry)
-    assert "program does not end with Qn: [EOQ]" in validate_program("Q1: [think] x\n#1: y", registry)
-
-
-def test_library_selection_picks_the_category(library: TaskLibrary) -> None:
-    expectations = {
-        "GuardDuty: access key AKIA used from an unknown IP, API call spike": "api_key_abuse",
-        "Okta: many failed sign-ins then a successful login (brute force)": "unauthorized_access",
-        "AdministratorAccess policy attached to user by AttachUserPolicy": "privilege_escalation",
-        "What is the blast radius and exposure if these credentials leak? threat model": "threat_modelling",
-        "Triage alert: impossible travel sign-in": "alert_triage",
-        "New access key created by CreateAccessKey for IAM user from unfamiliar address": "iam_anomaly",
-    }
-    for task, category in expectations.items():
-        assert library.select(task, k=1)[0].category == category, task
-    assert all(e.category == "alert_triage" for e in library.select("anything", k=5, category="alert_triage"))
-    assert library.select("anything", k=2, category="no_such_category")
-    assert TaskLibrary().select("x") == [] and Bm25Selector().rank("x", []) == []
-    counts = {c: sum(1 for e in library.entries if e.category == c) for c in library.categories()}
-    assert all(counts.get(c, 0) >= 2 for c in ART_CATEGORIES), counts
-
-
-def test_library_yaml_errors() -> None:
-    with pytest.raises(ValueError, match="not YAML"):
-        TaskLibrary.from_yaml("programs: [")
-    with pytest.raises(ValueError, match="'programs' list"):
-        TaskLibrary.from_yaml("programs: 3")
-    with pytest.raises(ValueError, match="program 'x'.*line 1"):
-        TaskLibrary.from_yaml("programs:\n- {id: x, category: c, task: t, program: 'Q2: [think] a'}")
-    with pytest.raises(ValueError, match="program '#0'"):
-        TaskLibrary.from_yaml("- {category: c}")
-    with pytest.raises(ValueError, match="duplicate program id"):
-        TaskLibrary.from_yaml("programs:\n- {id: x, category: c, task: t, program: 'Q1: [EOQ]'}\n"
-                              "- {id: x, category: c, task: t, program: 'Q1: [EOQ]'}")
-    assert TaskLibrary.from_yaml("version: nope\nprograms: []").version == 1
-
-
-def test_feedback_round_trip_with_provenance(registry: ToolRegistry, library: TaskLibrary) -> None:
-    original = library.get("api-key-abuse-leaked-key")
-    corrected = original.program.replace("Q5: [EOQ]", "Q5: [think] Was anything exported?\n#5: Yes, /v1/export.\n"
-                                                      "Q6: [EOQ]")
-    clock = FakeClock()
-    entry = library.add_feedback(corrected, "analyst.jane", "run-abc123", "Leaked key exporting data",
-                                 "api_key_abuse", registry, corrected_from=original.id, clock=clock)
-    assert entry.provenance.author == "analyst.jane" and entry.provenance.source_run == "run-abc123"
-    assert entry.provenance.corrected_from == original.id and entry.provenance.created.startswith("2026-11-20")
-    reloaded = TaskLibrary.from_yaml(library.to_yaml())
-    again = reloaded.get(entry.id)
-    assert again == entry and "|" in library.to_yaml()
-    assert reloaded.select("Leaked key exporting data", k=1)[0].id == entry.id
-    with pytest.raises(ValueError, match="identical program"):
-        library.add_feedback(corrected, "bob", "run-2", "t", "api_key_abuse", registry)
-    with pytest.raises(ValueError, match="not valid"):
-        library.add_feedback("Q1: [nmap] x\nQ2: [EOQ]\nAns: {}", "bob", "run-2", "t", "api_key_abuse", registry)
-    with pytest.raises(ValueError, match="analyst"):
-        library.add_feedback(corrected, " ", "run-2", "t", "api_key_abuse", registry)
-    with pytest.raises(ValueError, match="Invalid category"):
-        library.add_feedback(corrected, "bob", "run-2", "t", "Bad Category", registry)
-    with pytest.raises(ValueError, match="Unknown library program"):
-        library.add_feedback(corrected + " ", "bob", "run-2", "t", "api_key_abuse", registry, corrected_from="nope")
-
-
-def test_plan_from_demonstration_binds_entities(registry: ToolRegistry, library: TaskLibrary) -> None:
-    entities = Entities(users=["alice"], access_keys=["AKIAEXAMPLEKEY000001", "AKIAEXAMPLEKEY000002"],
-                        ips=["203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.10"],
-                        emails=["alice@example.com"])
-    plan = plan_from_demonstration(library.get("api-key-abuse-leaked-key").program, entities, registry)
-    ips = [p["args"]["ip"] for p in plan if p["tool"] == "ip_reputation"]
-    assert ips == ["203.0.113.7", "203.0.113.8", "203.0.113.9"]  # one call per entity, capped at 3
-    assert {"tool": "splunk_search", "args": {"query": "index=api_access keyId=AKIAEXAMPLEKEY000002",
-                                              "earliest_time": "-24h", "event_limit": 500},
-            "question": "How many API gateway requests did the key make, from where?"} in plan
-    console = plan_from_demonstration(library.get("unauthorized-access-console-new-country").program, entities,
-                                      registry)
-    assert {"attribute_key": "EventName", "attribute_value": "ConsoleLogin"} in [p["args"] for p in console]
-    okta = plan_from_demonstration(library.get("unauthorized-access-okta-bruteforce").program, Entities(), registry)
-    assert okta == []  # no entities: steps are skipped rather than run with the demonstration's examples
-    assert default_plan(entities, registry)
 
 
 def art_final(evidence: list[str]) -> str:
@@ -785,7 +600,8 @@ def test_art_end_to_end_scripted(registry: ToolRegistry, library: TaskLibrary) -
     assert program.steps[0].result.startswith("[E1]") and program.steps[1].result.startswith("[E2]")
     assert program.steps[2].result == "Yes, calls from a malicious IP."
     assert answer_json(program.answer)["assessment"]["verdict"] == "true_positive"
-    assert model.requests[0].stop_sequences == ["\n#"] and "Demonstrations" in model.requests[0].messages[0].content[0].text
+    assert model.requests[0].stop_sequences == ["\n#"]
+    assert "Demonstrations" in model.requests[0].messages[0].content[0].text
     assert "Write #3:" in model.requests[2].messages[0].content[0].text
     assert any("discarded a #1" in s.text for s in result.trace)  # a model-written tool result is never used
     assert len(soc.calls) == 2 and result.recommendations[0].action == "iam_deactivate_access_key"
@@ -841,21 +657,6 @@ def test_art_with_preloaded_steps_and_think_via_deterministic(registry: ToolRegi
     assert program.steps[0].question == "(ran in the playbook)" and program.steps[1].is_think
     assert program.steps[1].result.startswith("Deterministic reasoner")
     assert result.identity.deterministic and "timeout" in result.identity.fallback_reason
-
-
-def test_extend_program_is_lenient_but_safe() -> None:
-    program = Program()
-    notes = extend_program(program, 'Q5: [ip_reputation] x\n  args: {"ip": 1\nstray words\n#9: hallucinated')
-    assert program.steps[0].index == 1 and UNPARSABLE_ARGUMENTS_KEY in program.steps[0].args
-    assert any("renumbered" in n for n in notes) and any("ignored text" in n for n in notes)
-    with pytest.raises(ProgramSyntaxError):
-        extend_program(program, "no program here")
-    program.steps[0].result = "x"
-    notes = extend_program(program, "Q2: [think] y\n#2: z\n  more\nargs: {}\n#7: again\nQ3: []\nAns: {}\nQ4: [EOQ]")
-    assert program.steps[1].result == "z more" and program.ended and program.answer == "{}"
-    assert any("Q4 after [EOQ]" in n for n in notes)
-    empty = Program()
-    assert "ignored #1 before any question" in extend_program(empty, "#1: x\nQ1: [think] q")[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -947,6 +748,9 @@ def test_render_markdown_and_context(registry: ToolRegistry, library: TaskLibrar
     context = deliverable_context(result)
     assert json.loads(json.dumps(context)) == context and context["run_id"] == result.run_id
     assert context["initiated_by"] == "analyst.jane"
+    stored = context["recommendations"][0]
+    binding = ApprovalBinding.model_validate(stored["binding"])
+    assert binding.token and binding == result.recommendations[0].binding  # usable by the approval flow
 
 
 def test_run_config_accepts_tuples_and_rejects_garbage(registry: ToolRegistry) -> None:

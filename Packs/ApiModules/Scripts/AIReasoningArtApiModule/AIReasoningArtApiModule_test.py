@@ -1,0 +1,347 @@
+"""Tests for the ART module: program grammar, task library, selection, feedback, entity binding and the
+deterministic reasoner's rules (score_evidence, DeterministicModelClient)."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from AIReasoningArtApiModule import *  # noqa: F403
+from AIReasoningPolicyApiModule import ToolRegistry
+
+ROOT = Path(__file__).resolve().parents[4]
+TP_FINAL = {
+    "assessment": {"verdict": "true_positive", "threat_level": "high", "confidence": 0.9, "summary": "x"},
+    "recommendations": [],
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self.at += timedelta(milliseconds=5)
+        return self.at
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+@pytest.fixture()
+def registry() -> ToolRegistry:
+    return ToolRegistry.from_config((ROOT / "tests" / "data" / "tool_registry.yml").read_text())
+
+
+@pytest.fixture()
+def library() -> TaskLibrary:
+    return TaskLibrary.from_yaml((ROOT / "tests" / "data" / "task_library.yml").read_text())
+
+
+def test_score_evidence_feature_coverage() -> None:
+    def ct(name: str, ip: str = "203.0.113.9", error: str | None = None, **params: Any) -> dict[str, Any]:
+        rec = {"eventID": f"{name}-{ip}-{error}-{sorted(params.items())}", "eventName": name,
+               "eventSource": "iam.amazonaws.com",
+               "sourceIPAddress": ip, "userIdentity": {"userName": "mallory", "accessKeyId": "AKIAMALLORYEXAMPLE01"},
+               "requestParameters": params}
+        if error:
+            rec["errorCode"] = error
+        return rec
+    events = [ct("StopLogging"), ct("PutUserPolicy", policyDocument='{"Action":"s3:*"}'),
+              ct("DeactivateMFADevice")] + [ct("GetObject", error="AccessDenied", n=i) for i in range(5)]
+    splunk = [{"_raw": {"requestId": f"r{i}", "keyId": "AKIAMALLORYEXAMPLE01", "principal": "arn:aws:iam::1:user/m",
+                        "sourceIp": "192.0.2.99", "httpMethod": "GET", "path": "/v1/export", "status": 403,
+                        "responseBytes": 10}} for i in range(25)]
+    observations = [
+        {"tool": "cloudtrail_lookup_events", "output": {"Records": events}, "evidence_id": "E1"},
+        {"tool": "splunk_search", "output": {"Splunk.Result": splunk}, "evidence_id": "E2"},
+        {"tool": "ip_reputation", "output": [{"Indicator": "192.0.2.99", "Type": "ip", "Score": 3},
+                                             {"Indicator": "203.0.113.9", "Type": "ip", "Score": 2},
+                                             {"Address": "203.0.113.9", "UsageType": "Data Center/Web Hosting"}],
+         "evidence_id": "E3"},
+        {"tool": "ueba_user_risk", "output": {"Exabeam.User": {"Username": "mallory", "RiskScore": 70}},
+         "evidence_id": "E4"},
+    ]
+    assessment, actions = score_evidence(observations, {"text": ""})
+    for feature in ("logging_disabled", "iam_policy_change", "okta_mfa_reset", "access_denied_burst",
+                    "api_volume_anomaly", "api_sensitive_paths", "api_key_from_bad_ip", "ip_malicious",
+                    "hosting_or_proxy_ip", "ueba_medium_risk"):
+        assert feature in assessment.summary, feature
+    assert assessment.verdict == "true_positive" and assessment.threat_level == "critical"
+    assert ("iam_deactivate_access_key", {"user_name": "m", "access_key_id": "AKIAMALLORYEXAMPLE01"}) in [
+        (a.action, a.args) for a in actions]
+    # only weak signals: below the confidence threshold -> inconclusive, no actions
+    weak, none = score_evidence([{"tool": "x", "output": [{"Indicator": "203.0.113.9", "Type": "ip", "Score": 2}],
+                                  "evidence_id": "E1"}], {"text": ""})
+    assert weak.verdict == "inconclusive" and not none
+    assert set(WEIGHTS) >= set(ATTACK_IDS) and CONFIDENCE_THRESHOLD == 0.6
+
+
+def test_deterministic_client_reads_tool_results_from_messages(registry: ToolRegistry) -> None:
+    client = DeterministicModelClient(registry)
+    plan = [{"tool": "ip_reputation", "args": {"ip": "203.0.113.7"}}, {"tool": "ueba_user_risk",
+                                                                        "args": {"username": "alice"}}]
+    meta = {"deterministic": {"method": "react", "plan": plan, "incident": {"text": ""}}}
+    tools = registry.llm_tools()
+    first = client.turn(ModelRequest(tools=tools, metadata=meta, messages=[Message.user_text("go")]))
+    assert first.stop_reason == "tool_use" and [b.name for b in first.tool_uses()] == ["ip_reputation",
+                                                                                      "ueba_user_risk"]
+    results = [ContentBlock(type="tool_result", tool_use_id=first.tool_uses()[0].id,
+                            content='[E1] ip_reputation ok\n<<<DATA n x>>>\n{"DBotScore": [{"Indicator": '
+                                    '"203.0.113.7", "Type": "ip", "Score": 3}]}\n<<<END n>>>'),
+               ContentBlock(type="tool_result", tool_use_id=first.tool_uses()[1].id, content="failed",
+                            is_error=True)]
+    messages = [Message.user_text("go"), Message(role="assistant", content=first.content),
+                Message(role="user", content=results)]
+    final = client.turn(ModelRequest(tools=tools, metadata=meta, messages=messages))
+    answer = FinalAnswer.model_validate_json(final.text())
+    assert answer.assessment.evidence_refs == ["E1"] and "ip_malicious" in answer.assessment.summary
+
+
+def test_parse_program_errors_name_the_line() -> None:
+    cases = {
+        "Q2: [ip_reputation] x": "line 1: expected Q1, found Q2",
+        "Q1: [ip_reputation] x\n  args: {bad json}": "line 2: args is not valid JSON",
+        "Q1: [ip_reputation] x\n  args: [1]": "line 2: args must be a JSON object",
+        "Q1: [think] x\n#2: y": "line 2: #2 does not answer Q1",
+        "Q1: [think] x\n#1: y\n#1: z": "line 3: duplicate #1",
+        "Q1: [EOQ]\n#1: y": "line 2: [EOQ] takes no #result",
+        "Q1: [think] x\nAns: {}": "line 2: Ans: before Qn: [EOQ]",
+        "Q1: [EOQ]\nAns: {}\nAns: {}": "line 3: duplicate Ans:",
+        "Q1: [EOQ]\nQ2: [think] x": "line 2: Q2 after [EOQ]",
+        "Q1: [EOQ]\nAns: {}\nQ2: [think] x": "line 3: Q2 after Ans:",
+        "Q1: [] x": "line 1: Q1 has an empty [tool]",
+        "#1: y": "line 1: #1 before any question",
+        "hello": "line 1: unrecognised line 'hello'",
+        "Q1: [think] x\n#1: y\nargs: {}": "line 3: args: must directly follow a [tool] question",
+    }
+    for program, message in cases.items():
+        with pytest.raises(ProgramSyntaxError) as caught:
+            parse_program(program)
+        assert str(caught.value).startswith(message), (program, str(caught.value))
+
+
+def test_parse_render_round_trip_and_continuations() -> None:
+    text = ('Q1: [ip_reputation] Is it bad?\n  args: {"ip": "203.0.113.7"}\n#1: [E1] {"a": 1}\n  more text\n'
+            "Q2: [think] So?\n#2: yes\nQ3: [eoq]\nAns: {\"assessment\":\n {\"verdict\": \"suspicious\"}}")
+    program = parse_program(text)
+    assert [s.tool for s in program.steps] == ["ip_reputation", "think", EOQ]
+    assert program.steps[0].result == '[E1] {"a": 1} more text'
+    assert answer_json(program.answer) == {"assessment": {"verdict": "suspicious"}}
+    assert parse_program(program.render()).render() == program.render()
+
+
+def test_validate_program_feedback(registry: ToolRegistry, library: TaskLibrary) -> None:
+    assert library.validate(registry) == {}
+    assert validate_program("nonsense", registry)[0].startswith("line 1")
+    assert validate_program("", registry) == ["empty program: no Qn: lines"]
+    problems = validate_program(
+        'Q1: [nmap] scan\n#1: x\nQ2: [block_ip] block\n  args: {"ip": "1.2.3.4"}\n#2: done\n'
+        'Q3: [ip_reputation] rep\n  args: {"address": "x"}\nQ4: [ip_reputation] again\nQ5: [think] hm\n'
+        'Q6: [think] ok\n#6: fine\nQ7: [EOQ]\nAns: {"assessment": {"verdict": "bad"}}', registry)
+    text = "\n".join(problems)
+    for expected in ("Q1: unknown tool 'nmap'", "Q2: 'block_ip' is a response action", "Q3: (args)",
+                     "Q3: missing #3 result", "Q4: [ip_reputation] step has no args: line",
+                     "Q5: [think] step has no #5 answer", "Ans: assessment.verdict"):
+        assert expected in text, expected
+    assert "missing Ans:" in "\n".join(validate_program("Q1: [EOQ]", registry))
+    assert "Ans: is not a JSON object" in validate_program("Q1: [think] x\n#1: y\nQ2: [EOQ]\nAns: nope", registry)
+    assert "program does not end with Qn: [EOQ]" in validate_program("Q1: [think] x\n#1: y", registry)
+
+
+def test_library_selection_picks_the_category(library: TaskLibrary) -> None:
+    expectations = {
+        "GuardDuty: access key AKIA used from an unknown IP, API call spike": "api_key_abuse",
+        "Okta: many failed sign-ins then a successful login (brute force)": "unauthorized_access",
+        "AdministratorAccess policy attached to user by AttachUserPolicy": "privilege_escalation",
+        "What is the blast radius and exposure if these credentials leak? threat model": "threat_modelling",
+        "Triage alert: impossible travel sign-in": "alert_triage",
+        "New access key created by CreateAccessKey for IAM user from unfamiliar address": "iam_anomaly",
+    }
+    for task, category in expectations.items():
+        assert library.select(task, k=1)[0].category == category, task
+    assert all(e.category == "alert_triage" for e in library.select("anything", k=5, category="alert_triage"))
+    assert library.select("anything", k=2, category="no_such_category")
+    assert TaskLibrary().select("x") == [] and Bm25Selector().rank("x", []) == []
+    counts = {c: sum(1 for e in library.entries if e.category == c) for c in library.categories()}
+    assert all(counts.get(c, 0) >= 2 for c in ART_CATEGORIES), counts
+
+
+def test_library_yaml_errors() -> None:
+    with pytest.raises(ValueError, match="not YAML"):
+        TaskLibrary.from_yaml("programs: [")
+    with pytest.raises(ValueError, match="'programs' list"):
+        TaskLibrary.from_yaml("programs: 3")
+    with pytest.raises(ValueError, match="program 'x'.*line 1"):
+        TaskLibrary.from_yaml("programs:\n- {id: x, category: c, task: t, program: 'Q2: [think] a'}")
+    with pytest.raises(ValueError, match="program '#0'"):
+        TaskLibrary.from_yaml("- {category: c}")
+    with pytest.raises(ValueError, match="duplicate program id"):
+        TaskLibrary.from_yaml("programs:\n- {id: x, category: c, task: t, program: 'Q1: [EOQ]'}\n"
+                              "- {id: x, category: c, task: t, program: 'Q1: [EOQ]'}")
+    assert TaskLibrary.from_yaml("version: nope\nprograms: []").version == 1
+
+
+def test_feedback_round_trip_with_provenance(registry: ToolRegistry, library: TaskLibrary) -> None:
+    original = library.get("api-key-abuse-leaked-key")
+    corrected = original.program.replace("Q5: [EOQ]", "Q5: [think] Was anything exported?\n#5: Yes, /v1/export.\n"
+                                                      "Q6: [EOQ]")
+    clock = FakeClock()
+    entry = library.add_feedback(corrected, "analyst.jane", "run-abc123", "Leaked key exporting data",
+                                 "api_key_abuse", registry, corrected_from=original.id, clock=clock)
+    assert entry.provenance.author == "analyst.jane" and entry.provenance.source_run == "run-abc123"
+    assert entry.provenance.corrected_from == original.id and entry.provenance.created.startswith("2026-11-20")
+    reloaded = TaskLibrary.from_yaml(library.to_yaml())
+    again = reloaded.get(entry.id)
+    assert again == entry and "|" in library.to_yaml()
+    assert reloaded.select("Leaked key exporting data", k=1)[0].id == entry.id
+    with pytest.raises(ValueError, match="identical program"):
+        library.add_feedback(corrected, "bob", "run-2", "t", "api_key_abuse", registry)
+    with pytest.raises(ValueError, match="not valid"):
+        library.add_feedback("Q1: [nmap] x\nQ2: [EOQ]\nAns: {}", "bob", "run-2", "t", "api_key_abuse", registry)
+    with pytest.raises(ValueError, match="analyst"):
+        library.add_feedback(corrected, " ", "run-2", "t", "api_key_abuse", registry)
+    with pytest.raises(ValueError, match="Invalid category"):
+        library.add_feedback(corrected, "bob", "run-2", "t", "Bad Category", registry)
+    with pytest.raises(ValueError, match="Unknown library program"):
+        library.add_feedback(corrected + " ", "bob", "run-2", "t", "api_key_abuse", registry, corrected_from="nope")
+
+
+def test_plan_from_demonstration_binds_entities(registry: ToolRegistry, library: TaskLibrary) -> None:
+    entities = Entities(users=["alice"], access_keys=["AKIAEXAMPLEKEY000001", "AKIAEXAMPLEKEY000002"],
+                        ips=["203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.10"],
+                        emails=["alice@example.com"])
+    plan = plan_from_demonstration(library.get("api-key-abuse-leaked-key").program, entities, registry)
+    ips = [p["args"]["ip"] for p in plan if p["tool"] == "ip_reputation"]
+    assert ips == ["203.0.113.7", "203.0.113.8", "203.0.113.9"]  # one call per entity, capped at 3
+    assert {"tool": "splunk_search", "args": {"query": "index=api_access keyId=AKIAEXAMPLEKEY000002",
+                                              "earliest_time": "-24h", "event_limit": 500},
+            "question": "How many API gateway requests did the key make, from where?"} in plan
+    console = plan_from_demonstration(library.get("unauthorized-access-console-new-country").program, entities,
+                                      registry)
+    assert {"attribute_key": "EventName", "attribute_value": "ConsoleLogin"} in [p["args"] for p in console]
+    okta = plan_from_demonstration(library.get("unauthorized-access-okta-bruteforce").program, Entities(), registry)
+    assert okta == []  # no entities: steps are skipped rather than run with the demonstration's examples
+    assert default_plan(entities, registry)
+
+
+def test_extend_program_is_lenient_but_safe() -> None:
+    program = Program()
+    notes = extend_program(program, 'Q5: [ip_reputation] x\n  args: {"ip": 1\nstray words\n#9: hallucinated')
+    assert program.steps[0].index == 1 and UNPARSABLE_ARGUMENTS_KEY in program.steps[0].args
+    assert any("renumbered" in n for n in notes) and any("ignored text" in n for n in notes)
+    with pytest.raises(ProgramSyntaxError):
+        extend_program(program, "no program here")
+    program.steps[0].result = "x"
+    notes = extend_program(program, "Q2: [think] y\n#2: z\n  more\nargs: {}\n#7: again\nQ3: []\nAns: {}\nQ4: [EOQ]")
+    assert program.steps[1].result == "z more" and program.ended and program.answer == "{}"
+    assert any("Q4 after [EOQ]" in n for n in notes)
+    empty = Program()
+    assert "ignored #1 before any question" in extend_program(empty, "#1: x\nQ1: [think] q")[0]
+
+
+def test_deterministic_client_art_mode(registry: ToolRegistry) -> None:
+    client = DeterministicModelClient(registry)
+    plan = [{"tool": "ip_reputation", "args": {"ip": "192.0.2.50"}, "question": "Bad IP?"},
+            {"tool": "ueba_user_risk", "args": {"username": "carol"}}]
+
+    def ask(program: str, expect: str, index: int, **extra: Any) -> str:
+        meta = {"method": "art", "plan": plan, "incident": {"text": ""}, "program": program, "expect": expect,
+                "next_index": index, **extra}
+        return client.turn(ModelRequest(metadata={"deterministic": meta})).text()
+
+    first = ask("", "question", 1)
+    assert first.splitlines() == ['Q1: [ip_reputation] Bad IP?', '  args: {"ip": "192.0.2.50"}',
+                                  "Q2: [ueba_user_risk] What does ueba_user_risk show?",
+                                  '  args: {"username": "carol"}']
+    done = ('Q1: [ip_reputation] Bad IP?\n  args: {"ip": "192.0.2.50"}\n#1: [E1] {"DBotScore": [{"Indicator": '
+            '"192.0.2.50", "Type": "ip", "Score": 3}]}\nQ2: [ueba_user_risk] risk\n  args: {"username": "carol"}\n'
+            "#2: ERROR: tool failed")
+    last = ask(done, "question", 3)
+    assert last.startswith("Q3: [EOQ]\nAns: ")
+    answer = FinalAnswer.model_validate_json(last.split("Ans: ", 1)[1])
+    assert answer.assessment.evidence_refs == ["E1"]
+    assert ask(done, "answer", 3).startswith("#3: Deterministic reasoner")
+    assert ask(done, "ans", 3).startswith("Ans: {")
+    # a program the strict parser rejects is read leniently; metadata observations take precedence
+    sloppy = ask("Q7: [ip_reputation] x\n#7: [E1] {not json", "ans", 2, observations=[])
+    assert FinalAnswer.model_validate_json(sloppy[5:]).assessment.verdict == "inconclusive"
+    assert ask("garbage only", "question", 1).startswith("Q1: [ip_reputation]")
+
+
+def test_score_evidence_okta_raw_events_and_context_rows() -> None:
+    def okta(uuid: str, etype: str, result: str, ip: str, country: str, proxy: bool = False) -> dict[str, Any]:
+        return {"uuid": uuid, "published": f"2026-11-20T10:{uuid[1:]:0>2}:00Z", "eventType": etype,
+                "actor": {"id": "00u9", "alternateId": "dan@example.com"},
+                "client": {"ipAddress": ip, "geographicalContext": {"country": country}},
+                "securityContext": {"isProxy": proxy}, "outcome": {"result": result}}
+    events = [okta("o1", "user.session.start", "SUCCESS", "198.51.100.5", "France"),
+              okta("o2", "user.mfa.factor.deactivate", "SUCCESS", "192.0.2.8", "Brazil", proxy=True),
+              okta("o3", "user.session.start", "SUCCESS", "192.0.2.8", "Brazil")]
+    rows = [{"EventId": "x1", "EventName": "ConsoleLogin", "Username": "dan"},
+            {"EventId": "x2", "CloudTrailEvent": "{not json", "EventName": "GetCallerIdentity"}]
+    observations = [{"tool": "okta_get_logs", "output": events, "evidence_id": "E1"},
+                    {"tool": "cloudtrail_lookup_events", "output": {"AWS.CloudTrail.Events": rows},
+                     "evidence_id": "E2"},
+                    {"tool": "ip_reputation", "output": {"DBotScore": [{"Indicator": "192.0.2.8", "Type": "ip",
+                                                                        "Score": 3}]}, "evidence_id": "E3"}]
+    assessment, actions = score_evidence(observations, {"text": ""})
+    for feature in ("okta_mfa_reset", "okta_new_country", "okta_session_bad_ip", "hosting_or_proxy_ip"):
+        assert feature in assessment.summary, feature
+    assert "mfa_present" not in assessment.summary
+    suspend = [a for a in actions if a.action == "okta_suspend_user"]
+    clear = [a for a in actions if a.action == "okta_clear_user_sessions"]
+    assert suspend[0].args == {"username": "dan@example.com"} and clear[0].args == {"user_id": "00u9"}
+
+
+def test_score_evidence_benign_rotation_and_admin_escalation() -> None:
+    def ct(eid: str, name: str, ip: str, mfa: str = "true", **params: Any) -> dict[str, Any]:
+        return {"eventID": eid, "eventName": name, "eventSource": "iam.amazonaws.com", "sourceIPAddress": ip,
+                "userIdentity": {"arn": "arn:aws:iam::123456789012:user/erin", "accessKeyId": "AKIAERINEXAMPLE00001",
+                                 "sessionContext": {"attributes": {"mfaAuthenticated": mfa}}},
+                "requestParameters": params,
+                "responseElements": {"accessKey": {"accessKeyId": "AKIAERINNEWKEY00002"}} if name ==
+                "CreateAccessKey" else None}
+    benign = [{"tool": "cloudtrail_lookup_events", "evidence_id": "E1",
+               "output": [ct("b1", "CreateAccessKey", "10.1.2.3"), ct("b2", "DeleteAccessKey", "10.1.2.3")]},
+              {"tool": "ueba_user_risk", "evidence_id": "E2", "output": {"Username": "erin", "RiskScore": 3}}]
+    assessment, actions = score_evidence(benign, {"text": "Rotation under CHG0042424"})
+    assert assessment.verdict == "false_positive" and assessment.threat_level == "none" and not actions
+    for feature in ("routine_rotation", "known_good_ips", "mfa_present", "change_ticket", "ueba_low_risk",
+                    "no_sensitive_activity"):
+        assert feature in assessment.summary, feature
+    attack = [{"tool": "cloudtrail_lookup_events", "evidence_id": "E1", "output": [
+        ct("a1", "AttachUserPolicy", "203.0.113.5", mfa="false", userName="erin",
+           policyArn="arn:aws:iam::aws:policy/AdministratorAccess"),
+        ct("a2", "CreateAccessKey", "203.0.113.5", mfa="false", userName="erin")]},
+        {"tool": "ip_reputation", "evidence_id": "E2", "output": [{"Address": "203.0.113.5",
+                                                                    "AbuseConfidenceScore": 97}]}]
+    assessment, actions = score_evidence(attack, {"text": ""})
+    assert assessment.verdict == "true_positive" and "sensitive_call_from_bad_ip" in assessment.summary
+    pairs = [(a.action, a.args) for a in actions]
+    assert ("iam_detach_user_policy", {"user_name": "erin",
+                                       "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}) in pairs
+    assert ("iam_deactivate_access_key", {"user_name": "erin", "access_key_id": "AKIAERINNEWKEY00002"}) in pairs
+    assert assessment.exposure.startswith("Possibly compromised")
+
+
+def test_plan_binding_secondary_slots_and_program_helpers() -> None:
+    spec = ToolSpec(name="key_info", description="d", command="c", entity_args={"user_name": "users",
+                                                                                "key": "access_keys"},
+                    args_schema={"type": "object", "properties": {"user_name": {"type": "string"},
+                                                                  "key": {"type": "string"},
+                                                                  "note": {"type": "string"}},
+                                 "required": ["user_name"]})
+    registry = ToolRegistry([spec, ToolSpec(name="act", description="d", command="c2", kind="action")])
+    program = ('Q1: [key_info] x\n  args: {"user_name": "bob", "note": "owner bob@example.com"}\n#1: r\n'
+               'Q2: [act] y\n  args: {}\n#2: r\nQ3: [unknown] z\n  args: {}\n#3: r\nQ4: [EOQ]')
+    plan = plan_from_demonstration(program, Entities(users=["alice"]), registry)
+    assert plan == [{"tool": "key_info", "args": {"user_name": "alice"}, "question": "x"}]
+    plan = plan_from_demonstration(program, Entities(users=["alice"], emails=["a@example.com"],
+                                                      access_keys=["AKIAEXAMPLEKEY000001"]), registry)
+    assert plan[0]["args"] == {"user_name": "alice", "note": "owner a@example.com", "key": "AKIAEXAMPLEKEY000001"}
+    assert plan_from_demonstration(program, Entities(emails=["a@example.com"]), registry)[0]["args"][
+        "user_name"] == "a@example.com"  # an Okta login stands in for a user name
+    parsed = parse_program('Q1: [key_info] x\n  args: {}\nQ2: [think] y')
+    assert parsed.pending_tool_steps()[0].index == 1 and parsed.open_think_step().index == 2
+    assert one_line("a\n  b", 3) == "a b" and one_line("abcdef", 4) == "abc…"
