@@ -388,7 +388,7 @@ def _scan_hidden(raw: str, text: str) -> list[str]:
     return found
 
 
-def _scan_text(raw: str) -> list[str]:
+def _scan_injection_text(raw: str) -> list[str]:
     raw = raw[:MAX_SCAN_CHARS]
     text = _normalise(raw)
     return _scan_phrases(text) + _scan_hidden(raw, text)
@@ -406,7 +406,7 @@ def _scan_structure(value: dict[Any, Any]) -> list[str]:
     return []
 
 
-def _walk(value: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
+def _walk_injection(value: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
     """(path, finding) for every string and object in a JSON-like value."""
     if depth > MAX_DEPTH:
         return
@@ -418,17 +418,17 @@ def _walk(value: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
             if isinstance(key, str):
-                for finding in _scan_text(key):
+                for finding in _scan_injection_text(key):
                     yield child, finding
-            yield from _walk(item, child, depth + 1)
+            yield from _walk_injection(item, child, depth + 1)
     elif isinstance(value, (list, tuple, set)):
         for index, item in enumerate(value):
-            yield from _walk(item, f"{path}[{index}]", depth + 1)
+            yield from _walk_injection(item, f"{path}[{index}]", depth + 1)
     elif isinstance(value, str):
-        for finding in _scan_text(value):
+        for finding in _scan_injection_text(value):
             yield path, finding
     elif isinstance(value, bytes):
-        yield from _walk(value.decode("utf-8", "replace"), path, depth + 1)
+        yield from _walk_injection(value.decode("utf-8", "replace"), path, depth + 1)
 
 
 def detect_injection(value: Any) -> list[str]:
@@ -439,7 +439,7 @@ def detect_injection(value: Any) -> list[str]:
     hidden or encoded text, walking nested dicts and lists (keys included).
     """
     findings: list[str] = []
-    for path, finding in _walk(value, "", 0):
+    for path, finding in _walk_injection(value, "", 0):
         text = f"{finding} at {path}" if path else finding
         if text not in findings:
             findings.append(text)

@@ -123,7 +123,7 @@ def _valid_ip(text: str) -> bool:
         return False
 
 
-def _scan_text(text: str, found: Entities) -> None:
+def _scan_entity_text(text: str, found: Entities) -> None:
     for key in ACCESS_KEY_RE.findall(text):
         if key.startswith(("AKIA", "ASIA")):
             found.add("access_keys", key)
@@ -170,7 +170,7 @@ def extract_entities(value: Any, _found: Entities | None = None, _key: str = "",
             found.add("hosts", text)
         elif key in IP_KEYS and _valid_ip(text):
             found.add("ips", text)
-        _scan_text(text, found)
+        _scan_entity_text(text, found)
     return found
 
 
