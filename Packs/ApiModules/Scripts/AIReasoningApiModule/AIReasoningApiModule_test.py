@@ -766,3 +766,60 @@ def test_run_config_accepts_tuples_and_rejects_garbage(registry: ToolRegistry) -
     result = run_react(scenario("api_key_abuse_tp")["incident"], "x", model=ScriptedModelClient(text(FP_FINAL)),
                        **kwargs)
     assert result.identity.label == "react via anthropic:claude-x"
+
+
+def test_final_answer_recommendations_are_checked_by_the_engine(registry: ToolRegistry) -> None:
+    final = {"final_answer": {
+        "assessment": {"verdict": "suspicious", "threat_level": "medium", "confidence": 0.7, "summary": "s"},
+        "recommendations": [
+            {"action": "ip_reputation", "args": {"ip": "203.0.113.7"}},
+            {"action": "nuke_everything"},
+            {"action": "iam_deactivate_access_key", "args": {"user_name": "alice"}},
+            {"action": "block_ip", "target": "203.0.113.7", "reasoning": "bad"},
+            {"action": "okta_suspend_user", "args": {"username": "root"}}]}}
+    incident = {"id": "9", "name": "odd alert", "raw_alert": {"sourceIPAddress": "203.0.113.7"}}
+    result = run_react(incident, "x", model=ScriptedModelClient(text(final)),
+                       **engine(registry, FakeSoc(scenario("api_key_abuse_tp"))))
+    assert_valid(result)
+    assert result.status == "complete"
+    by_action = {r.action: r for r in result.recommendations}
+    assert set(by_action) == {"block_ip", "okta_suspend_user"}
+    assert by_action["block_ip"].args == {"ip": "203.0.113.7"} and by_action["block_ip"].tier == "required"
+    assert by_action["okta_suspend_user"].status == "denied" and "root" in by_action["okta_suspend_user"].status_reason
+    assert by_action["okta_suspend_user"].binding is None
+    errors = " ".join(result.errors)
+    assert "'ip_reputation' dropped" in errors and "'nuke_everything' dropped" in errors
+    assert "invalid arguments" in errors
+
+
+class ExplodingPolicy(Policy):
+    def decide(self, call: ToolCall, run_id: str, autonomy: str = "normal") -> PolicyDecision:
+        raise KeyError("broken rule")
+
+
+def test_policy_errors_fail_closed_and_enrichment_needing_approval(registry: ToolRegistry) -> None:
+    data = scenario("api_key_abuse_tp")
+    clock = FakeClock()
+    policy = ExplodingPolicy(registry, make_policy(registry).config, clock, approval_secret="s")
+    final = dict(TP_FINAL, assessment=dict(TP_FINAL["assessment"], evidence_refs=[]))
+    model = ScriptedModelClient(tool_calls(("ip_reputation", {"ip": "203.0.113.7"})), text(final))
+    result = run_react(data["incident"], "x", model=model, **engine(registry, FakeSoc(data), policy=policy))
+    assert_valid(result)
+    assert "policy error" in tool_results(model.requests[1])[0].content
+    assert result.recommendations[0].status == "denied"
+    specs = [s.model_copy(update={"tier": "required"}) if s.name == "ip_reputation" else s for s in registry.specs()]
+    strict = ToolRegistry(specs)
+    model = ScriptedModelClient(tool_calls(("ip_reputation", {"ip": "203.0.113.7"})), text(FP_FINAL))
+    result = run_react(data["incident"], "x", model=model, **engine(strict, FakeSoc(data)))
+    assert_valid(result)
+    refused = tool_results(model.requests[1])[0]
+    assert refused.is_error and "needs required approval" in refused.content
+
+
+def test_art_ans_repair_failure_uses_rules(registry: ToolRegistry, library: TaskLibrary) -> None:
+    data = scenario("api_key_abuse_tp")
+    model = ScriptedModelClient(text("Q1: [EOQ]\nAns: {\"assessment\": 1}"), text("Ans: still not json"))
+    result = run_art(data["incident"], "key abuse", model=model, library=library, **engine(registry, FakeSoc(data)))
+    assert_valid(result)
+    assert result.status == "partial" and result.identity.deterministic and "Ans:" in result.status_reason
+    assert parse_program(result.program).answer.startswith("{")
