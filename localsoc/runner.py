@@ -41,7 +41,7 @@ from localsoc.playbook import (
     make_provider,
 )
 from localsoc.playbook.builtins import BUILTIN_COMMANDS, BuiltinEnv, ListStore, run_builtin
-from localsoc.playbook.loader import Playbook
+from localsoc.playbook.loader import Playbook, read_yaml
 from localsoc.soc import SimulatedSOC, load_scenario
 from localsoc.soc.scenario import Scenario
 
@@ -209,7 +209,7 @@ def _script_index(repo_root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
         yml = folder / f"{folder.name}.yml"
         if yml.is_file():
             try:
-                meta = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
+                meta = read_yaml(yml) or {}
             except yaml.YAMLError:
                 meta = {}
         index.setdefault(str(meta.get("name") or folder.name), (py, meta))
@@ -276,7 +276,7 @@ class LocalRuntime:
         out: dict[str, Any] = {}
         if yml.is_file():
             try:
-                meta = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
+                meta = read_yaml(yml) or {}
             except yaml.YAMLError:
                 meta = {}
             for item in meta.get("configuration") or []:

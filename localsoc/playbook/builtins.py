@@ -101,6 +101,15 @@ class BuiltinEnv:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
+def _severity(value: Any) -> Any:
+    """The server stores severity as a number (0, 0.5, 1-4); task arguments arrive as text."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else number
+
+
 def _set_incident(env: BuiltinEnv, args: dict[str, Any]) -> list[Entry]:
     custom = env.incident.setdefault("CustomFields", {})
     changed: list[str] = []
@@ -113,6 +122,9 @@ def _set_incident(env: BuiltinEnv, args: dict[str, Any]) -> list[Entry]:
                 return [error_entry("setIncident: customFields must be a JSON object")]
             custom.update(copy.deepcopy(dict(extra)))
             changed += list(extra)
+        elif key == "severity":
+            env.incident[key] = _severity(value)
+            changed.append(key)
         elif key in _INCIDENT_FIELDS:
             env.incident[key] = copy.deepcopy(value)
             changed.append(key)

@@ -6,6 +6,7 @@ server itself does when it reads them (task keys are strings).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,25 @@ import yaml
 
 from localsoc.playbook.errors import PlaybookError
 
-__all__ = ["Playbook", "PlaybookLibrary", "load_playbook"]
+__all__ = ["Playbook", "PlaybookLibrary", "load_playbook", "read_yaml"]
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_CACHE: dict[tuple[str, int, int], Any] = {}
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file (libyaml when available), cached by path, size and mtime.
+
+    The runtime builds a playbook library and a script index per run; the demo does that for every scenario,
+    and the pure-Python parser would spend seconds re-reading the same unchanged files. Callers get a deep
+    copy, so nobody can change the cached document.
+    """
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _YAML_CACHE:
+        _YAML_CACHE[key] = yaml.load(p.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe loader
+    return copy.deepcopy(_YAML_CACHE[key])
 
 
 @dataclass
@@ -75,7 +94,7 @@ def load_playbook(path: str | Path) -> Playbook:
     """Read one playbook YAML file."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = read_yaml(p)
     except OSError as exc:
         raise PlaybookError(f"{p}: cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
@@ -116,7 +135,7 @@ class PlaybookLibrary:
             index: dict[str, Playbook] = {}
             for f in self._files:
                 try:
-                    data = yaml.safe_load(f.read_text(encoding="utf-8"))
+                    data = read_yaml(f)
                 except (OSError, yaml.YAMLError):
                     continue
                 if not isinstance(data, dict) or "tasks" not in data or "starttaskid" not in data:

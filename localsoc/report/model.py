@@ -9,6 +9,7 @@ so the timeline shows the records the reasoning actually cites.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,8 +139,23 @@ def _summarize(dataset: str, r: Mapping[str, Any]) -> TimelineRow:
     return TimelineRow(_record_time(r), dataset, excerpt(r, 160), record_id=_record_id(r))
 
 
-def _timeline(scenario: Mapping[str, Any], evidence: list[dict[str, Any]]) -> tuple[list[TimelineRow], bool]:
+_PROGRAM_RESULT = re.compile(r"^#(\d+):\s*\[(E\d+)\]\s*(.*)$")
+
+
+def _cited_texts(evidence: list[dict[str, Any]], program: str) -> dict[str, str]:
+    """Evidence id -> every text known to come from it: the excerpt, and the ART program's ``#i: [Ek] ...`` line
+    (which often carries more of the tool output than the excerpt)."""
     texts = {str(e.get("id") or f"E{i + 1}"): json.dumps(e, default=str) for i, e in enumerate(evidence)}
+    for line in program.splitlines():
+        m = _PROGRAM_RESULT.match(line.strip())
+        if m:
+            texts[m.group(2)] = texts.get(m.group(2), "") + "\n" + m.group(3)
+    return texts
+
+
+def _timeline(scenario: Mapping[str, Any], evidence: list[dict[str, Any]],
+              program: str = "") -> tuple[list[TimelineRow], bool]:
+    texts = _cited_texts(evidence, program)
     rows: list[TimelineRow] = []
     for dataset, records in (scenario.get("datasets") or {}).items():
         for record in records or []:
@@ -179,7 +195,7 @@ def build_report_data(outcome: Any) -> ReportData:
     assessment = dict(d.get("assessment") or {})
     scenario = dict(getattr(outcome, "scenario_data", {}) or {})
     evidence = _as_dicts(d.get("evidence"))
-    timeline, matched = _timeline(scenario, evidence)
+    timeline, matched = _timeline(scenario, evidence, str(d.get("program") or ""))
     label, deterministic = reasoner_label(d or None, getattr(outcome, "provider", "deterministic"))
     failure = outcome.failure
     failure_text = ""

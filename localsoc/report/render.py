@@ -102,7 +102,9 @@ def render_markdown(r: ReportData) -> str:
                             for t in r.timeline]))
     lines += ["## Reasoning trace", ""]
     if r.program:
-        lines += ["ART program:", "", "```text", r.program.replace("```", "ˋˋˋ"), "```", ""]
+        # <pre> with escaped text rather than a code fence: the program quotes tool output verbatim, and a
+        # fence would leave raw markup in the file for any viewer that does not treat it as code.
+        lines += ["ART program:", "", "<pre>" + html.escape(r.program, quote=False) + "</pre>", ""]
     if r.demonstrations:
         lines.append(f"Demonstrations: {_md(', '.join(r.demonstrations))}\n")
     lines.append(_md_table(["#", "Kind", "Text"], [[s.get("index"), s.get("kind"), excerpt(s.get("text"), 600)]
