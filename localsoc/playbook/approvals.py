@@ -220,6 +220,13 @@ def find_recommendation(request: ApprovalRequest) -> dict[str, Any] | None:
     return dict(pending[0]) if len(pending) == 1 else None
 
 
+def _sla_text(sla: Any) -> str:
+    if isinstance(sla, Mapping):
+        parts = [f"{sla[k]}{k[0]}" for k in ("weeks", "days", "hours", "minutes") if sla.get(k)]
+        return " ".join(parts) or "none"
+    return str(sla)
+
+
 class AskAtTerminal:
     """Prompts the person at the terminal; not a terminal (CI, pipes) -> behaves as a timeout."""
 
@@ -237,7 +244,8 @@ class AskAtTerminal:
         self.stdout = stdout or sys.stdout
         self._input_fn = input_fn
         self._interactive = interactive
-        self._last_approver = ""
+        # approvers already heard per recommendation, so a dual approval (two tasks) suggests a second name
+        self._heard: dict[str, list[str]] = {}
 
     @property
     def interactive(self) -> bool:
@@ -286,7 +294,7 @@ class AskAtTerminal:
         if request.body:
             self._say(f"  {_excerpt(request.body, 600)}")
         if request.sla:
-            self._say(f"  SLA: {request.sla}")
+            self._say(f"  SLA: {_sla_text(request.sla)} (no answer = SLA expiry path)")
         self._say("-" * 78)
 
     def _approver_name(self, taken: list[str]) -> str:
@@ -298,23 +306,37 @@ class AskAtTerminal:
                 continue
             return name
 
+    @staticmethod
+    def _key(request: ApprovalRequest) -> str:
+        rec = find_recommendation(request)
+        return str(rec.get("id")) if rec and rec.get("id") else f"{request.playbook}/{request.task_id}"
+
     def answer(self, request: ApprovalRequest) -> ApprovalAnswer:
         if not self.interactive:
             return ApprovalAnswer(timed_out=True)
+        answer = self._answer(request)
+        heard = self._heard.setdefault(self._key(request), [])
+        heard += [a for a in answer.approvers if a not in heard]
+        return answer
+
+    def _answer(self, request: ApprovalRequest) -> ApprovalAnswer:
+        earlier = list(self._heard.get(self._key(request), []))
         try:
             self._show(request)
+            if earlier:
+                self._say(f"  Already approved/answered by: {', '.join(earlier)} (a second approver must differ)")
             if request.kind == "collection":
                 replies: list[Reply] = []
                 for n in range(max(1, request.replies_needed)):
                     if request.replies_needed > 1:
                         self._say(f"Reply {n + 1} of {request.replies_needed} (distinct approvers required)")
-                    who = self._approver_name([r.approver for r in replies])
                     answers = [self._ask_question(q) for q in request.questions]
+                    who = self._approver_name(earlier + [r.approver for r in replies])
                     replies.append(Reply(approver=who, answers=answers, email=f"{who}@localsoc.invalid"))
                 return ApprovalAnswer(replies=replies, approver=replies[0].approver)
             choices = [c for c in request.choices if not c.startswith("#")] or list(request.choices)
             choice = self._choose("Decision", choices)
-            who = self._approver_name([])
+            who = self._approver_name(earlier)
             return ApprovalAnswer(choice=choice, approver=who)
         except EOFError:
             self._say("  (no answer: treated as SLA expiry)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -383,3 +384,17 @@ def test_unsupported_in_a_subplaybook_is_found_before_the_parent_runs(
     with pytest.raises(PlaybookUnsupported, match="isSameWeekAs"):
         interp.run(parent, context={"Items": ["a"]})
     assert fake.calls == []
+
+
+def test_ask_provider_dual_approval_needs_a_second_person() -> None:
+    from localsoc.playbook import ApprovalRequest, Question
+
+    answers = iter(["Approve", "", "Approve", "local-approver-1", "carol"])
+    ask = AskAtTerminal(stdout=io.StringIO(), input_fn=lambda prompt: next(answers), interactive=True)
+    request = ApprovalRequest(kind="collection", playbook="P", task_id="3", task_name="Approve",
+                              questions=[Question(id="0", label="Approve?", type="singleSelect",
+                                                  options=["Approve", "Reject"])])
+    first = ask.answer(request)
+    second = ask.answer(request)
+    assert first.approvers == ["local-approver-1"]
+    assert second.approvers == ["carol"]  # the repeated name was refused
