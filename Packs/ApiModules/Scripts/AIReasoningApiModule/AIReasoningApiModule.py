@@ -1,6 +1,6 @@
 """AI Reasoning engine - reasoners: ReAct, ART, deterministic reasoner, audit, run entry points, renderers.
 
-This is the module pack code imports (``from AIReasoningApiModule import *``). It drives one reasoning run
+This is the one module pack code star-imports (the top of the engine). It drives one reasoning run
 over four small interfaces - a ModelClient, a ToolExecutor, a Clock and an AuditSink - and the policy and
 envelope layers below it. Whatever fails (the model, a tool, the incident itself), a run returns a
 Deliverable that validates, with the trace so far and an honest status.
@@ -30,7 +30,7 @@ from typing import Any  # noqa: E402
 
 from pydantic import BaseModel, Field, ValidationError, field_validator  # noqa: E402
 
-GATEWAY_COMMAND = "ai-reasoning-step"
+STEP_COMMAND = "ai-reasoning-step"  # the gateway integration's model-turn command
 MODEL_TURN_KEY = "AIReasoning.ModelTurn"
 RUN_CONTEXT_KEY = "AIReasoning.Run"
 TOOL_TIMEOUT_GRACE_SECONDS = 5.0
@@ -1269,7 +1269,7 @@ class CommandModelClient:
     """ModelClient over the gateway command ``ai-reasoning-step`` (the integration that holds the API key)."""
 
     def __init__(self, run_command: Callable[[str, dict[str, Any]], list[dict[str, Any]]],
-                 command: str = GATEWAY_COMMAND, using: str | None = None) -> None:
+                 command: str = STEP_COMMAND, using: str | None = None) -> None:
         self.run_command = run_command
         self.command = command
         self.using = using
