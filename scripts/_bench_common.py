@@ -80,6 +80,20 @@ def scenario_paths() -> list[Path]:
     return sorted(SCENARIOS.glob("*.json"))
 
 
+def flagship_scenarios() -> list[Path]:
+    """One investigation per category: the first true-positive scenario (by file name) of each category.
+
+    The timed benchmarks use these so they stay under two minutes on two cores as more scenarios are bundled;
+    ``--all`` on a benchmark uses every scenario.
+    """
+    chosen: dict[str, Path] = {}
+    for path in scenario_paths():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if (data.get("expect") or {}).get("verdict") == "true_positive":
+            chosen.setdefault(str(data.get("category")), path)
+    return [chosen[c] for c in sorted(chosen)]
+
+
 @dataclass
 class ToolEvent:
     tool: str

@@ -3,10 +3,11 @@
 
 Question answered: how much does the engine add on top of the model and the tools (policy decisions,
 envelope fences, injection detection, redaction, compaction, evidence, audit, deliverable validation)?
-Each bundled scenario is first investigated once for real (deterministic reasoner over the simulated SOC)
-to *record* the model's responses and the tools' outputs; then the same investigation is replayed N times
-with a scripted model that returns the recorded responses instantly and an executor that returns the
-recorded outputs instantly. All remaining wall time is the engine's. A step is one model turn.
+One true-positive scenario per category (``--all``: every bundled one) is first investigated once
+for real (deterministic reasoner over the simulated SOC) to *record* the model's responses and the tools'
+outputs; then the same investigation is replayed N times with a scripted model that returns the recorded
+responses instantly and an executor that returns the recorded outputs instantly. All remaining wall time
+is the engine's. A step is one model turn.
 
 The recorded tool outputs are the simulated SOC's real-size outputs (one Splunk search returns thousands of
 records), so the envelope's per-record work shows; ``--small`` replaces every output with a 1-record stub to
@@ -63,9 +64,10 @@ def stub(output: Any) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=10, help="replays of each scenario per method")
+    parser.add_argument("--runs", type=int, default=5, help="replays of each scenario per method")
     parser.add_argument("--methods", default="react,triage")
     parser.add_argument("--small", action="store_true", help="1-record stub outputs instead of the recorded ones")
+    parser.add_argument("--all", action="store_true", help="every bundled scenario, not one flagship per category")
     args = parser.parse_args()
     cfg = bc.load_pack_config()
     started = time.perf_counter()
@@ -73,7 +75,7 @@ def main() -> None:
     steps_total = 0
     by_scenario: dict[str, float] = {}
     for method in args.methods.split(","):
-        for path in bc.scenario_paths():
+        for path in bc.scenario_paths() if args.all else bc.flagship_scenarios():
             incident, responses, outputs = record(path, cfg, method)
             if args.small:
                 outputs = {k: stub(v) for k, v in outputs.items()}
