@@ -20,6 +20,7 @@ from AIReasoningApiModule import *  # noqa: F403
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "test_data"
 ROOT = HERE.parents[3]
+LISTS = ROOT / "Packs" / "AIReasoning" / "Lists"  # the shipped XSOAR Lists are the single source
 SCHEMA = Deliverable.model_json_schema()
 SECRET = "sk-ant-api03-TESTSECRETVALUE0123456789"
 TP_FINAL = {
@@ -111,17 +112,18 @@ def scenario(name: str) -> dict[str, Any]:
 
 @pytest.fixture()
 def registry() -> ToolRegistry:
-    return ToolRegistry.from_config((ROOT / "tests" / "data" / "tool_registry.yml").read_text())
+    data = (LISTS / "AIReasoningToolRegistry" / "AIReasoningToolRegistry_data.json").read_text()
+    return ToolRegistry.from_config(data)
 
 
 @pytest.fixture()
 def library() -> TaskLibrary:
-    return TaskLibrary.from_yaml((ROOT / "tests" / "data" / "task_library.yml").read_text())
+    return TaskLibrary.from_yaml((LISTS / "AIReasoningTaskLibrary" / "AIReasoningTaskLibrary_data.txt").read_text())
 
 
 def make_policy(registry: ToolRegistry, clock: Any = None, state: PolicyState | None = None,
                 **overrides: Any) -> Policy:
-    data = yaml.safe_load((ROOT / "tests" / "data" / "policy.yml").read_text())
+    data = yaml.safe_load((LISTS / "AIReasoningPolicy" / "AIReasoningPolicy_data.json").read_text())
     data.update(overrides)
     return Policy(registry, PolicyConfig.from_config(data), clock or FakeClock(), state=state,
                   approval_secret="unit-test-secret")

@@ -10,6 +10,7 @@ from AIReasoningArtApiModule import *  # noqa: F403
 from AIReasoningPolicyApiModule import ToolRegistry
 
 ROOT = Path(__file__).resolve().parents[4]
+LISTS = ROOT / "Packs" / "AIReasoning" / "Lists"  # the shipped XSOAR Lists are the single source
 TP_FINAL = {
     "assessment": {"verdict": "true_positive", "threat_level": "high", "confidence": 0.9, "summary": "x"},
     "recommendations": [],
@@ -30,12 +31,13 @@ class FakeClock:
 
 @pytest.fixture()
 def registry() -> ToolRegistry:
-    return ToolRegistry.from_config((ROOT / "tests" / "data" / "tool_registry.yml").read_text())
+    data = (LISTS / "AIReasoningToolRegistry" / "AIReasoningToolRegistry_data.json").read_text()
+    return ToolRegistry.from_config(data)
 
 
 @pytest.fixture()
 def library() -> TaskLibrary:
-    return TaskLibrary.from_yaml((ROOT / "tests" / "data" / "task_library.yml").read_text())
+    return TaskLibrary.from_yaml((LISTS / "AIReasoningTaskLibrary" / "AIReasoningTaskLibrary_data.txt").read_text())
 
 
 def test_score_evidence_feature_coverage() -> None:
