@@ -66,9 +66,7 @@ def result_from_outcome(outcome: Any, commands: Mapping[str, str]) -> IncidentRe
     runs = _runs(outcome.context) or ([deliverable] if deliverable else [])
     usage = [r.get("usage") or {} for r in runs]
     identity = deliverable.get("identity") or {}
-    reasoner = str(identity.get("reasoner") or "")
-    if identity.get("fallback_reason"):
-        reasoner += " (fallback)"
+    reasoner = ":".join(str(identity.get(k) or "") for k in ("reasoner", "provider", "model"))
     failure = outcome.failure
     return IncidentResult(
         scenario=outcome.scenario,
