@@ -89,7 +89,8 @@ def _run_many(pairs: list[tuple[Scenario, str | None, str]], args: argparse.Name
         try:
             progress = None if args.quiet else _progress(out, scenario.name)
             outcome = run_playbook(playbook, scenario, provider=args.provider, approve=approvals,
-                                   reputation_feed=args.feed, on_event=progress, report_dir=args.report_dir)
+                                   reputation_feed=args.feed, on_event=progress, report_dir=args.report_dir,
+                                   packed=args.packed)
         except (PlaybookError, ScenarioError, OSError) as exc:
             out.line("  " + out.c(f"✗ {exc}", "31"))
             problems.append(f"{scenario.name}: {exc}")
@@ -233,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--report-dir", default=str(DEFAULT_REPORTS), help="where reports go (default: reports/)")
         p.add_argument("--feed", default=None, help="IPsum-format reputation feed (default: the bundled one)")
         p.add_argument("--quiet", action="store_true", help="no per-task progress lines")
+        p.add_argument("--packed", default=None, metavar="ZIP",
+                       help="run scripts and the gateway from the uploadable pack zip (demisto-sdk zip-packs output) "
+                            "instead of the source tree")
         if demo:
             p.add_argument("--scenario", default=None, help="scenario file or folder (default: tests/scenarios/)")
 

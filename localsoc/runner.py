@@ -19,6 +19,7 @@ import copy
 import os
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,7 +51,7 @@ _DOUBLES = str(REPO_ROOT / "platform_doubles")
 if _DOUBLES not in sys.path:
     sys.path.append(_DOUBLES)
 
-from xsoar_session import XSOARSession, run_script, unsupported_command  # noqa: E402
+from xsoar_session import XSOARSession, run_script, run_unified, unsupported_command  # noqa: E402
 
 __all__ = [
     "FLAGSHIP_PLAYBOOKS",
@@ -225,6 +226,38 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+class PackedCode:
+    """The unified code of the pack's scripts and integrations, read from the uploadable zip (`zip-packs`).
+
+    Running this instead of the source files proves that what a tenant installs works: the ApiModules are
+    inlined, the imports stripped, and the code runs in the platform's namespace (see `run_unified`).
+    """
+
+    def __init__(self, zip_path: str | Path) -> None:
+        self.path = Path(zip_path)
+        self.scripts: dict[str, str] = {}
+        self.integrations: dict[str, str] = {}
+        self.runs: list[str] = []  # which packed items ran, for the record (and for tests)
+        with zipfile.ZipFile(self.path) as archive:
+            for member in archive.namelist():
+                if not member.endswith(".yml"):
+                    continue
+                if member.startswith("Scripts/script-"):
+                    item = yaml.safe_load(archive.read(member))
+                    self.scripts[str(item["name"])] = str(item["script"])
+                elif member.startswith("Integrations/integration-"):
+                    item = yaml.safe_load(archive.read(member))
+                    self.integrations[str(item["name"])] = str(item["script"]["script"])
+        if not self.scripts and not self.integrations:
+            raise ValueError(f"{self.path}: no unified scripts or integrations in this zip")
+
+    def script(self, name: str) -> str | None:
+        return self.scripts.get(name)
+
+    def integration(self, name: str) -> str | None:
+        return self.integrations.get(name)
+
+
 class LocalRuntime:
     """A tenant in a box for one run: session, simulated SOC, pack scripts, gateway, lists, interpreter."""
 
@@ -239,11 +272,13 @@ class LocalRuntime:
         repo_root: str | Path = REPO_ROOT,
         extra_playbook_dirs: tuple[str | Path, ...] = (),
         env: Mapping[str, str] | None = None,
+        packed: str | Path | None = None,
     ) -> None:
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
         self.repo_root = Path(repo_root)
         self.scenario = scenario
+        self.packed = PackedCode(packed) if packed else None
         self.provider = provider
         feed = Path(reputation_feed) if reputation_feed else None
         self.soc = SimulatedSOC(scenario, reputation_feed=feed)
@@ -382,7 +417,12 @@ class LocalRuntime:
         nested = _TaskSession(args=full, command=name, dispatcher=self._nested_dispatcher(scope, f"script {name}"),
                               calling_user="", kind="script", script_name=str(meta.get("name") or name))
         self._share(nested, scope, war_room=True)
-        result = run_script(py, nested, extra_paths=self.api_dirs)
+        code = self.packed.script(str(meta.get("name") or name)) if self.packed else None
+        if code is not None:
+            self.packed.runs.append(f"script {meta.get('name') or name}")
+            result = run_unified(code, nested, name=str(meta.get("name") or name))
+        else:
+            result = run_script(py, nested, extra_paths=self.api_dirs)
         self.session._next_entry = max(self.session._next_entry, nested._next_entry)  # noqa: SLF001
         return [copy.deepcopy(e) for e in result.entries]
 
@@ -394,7 +434,12 @@ class LocalRuntime:
                               integration_context=self.integration_context, calling_user="", kind="integration",
                               brand=GATEWAY_BRAND, instance=f"{GATEWAY_BRAND}_instance_1")
         self._share(nested, scope, war_room=False)
-        result = run_script(self.gateway_py, nested, extra_paths=self.api_dirs)
+        code = self.packed.integration(GATEWAY_BRAND) if self.packed else None
+        if code is not None:
+            self.packed.runs.append(f"integration {GATEWAY_BRAND} {command}")
+            result = run_unified(code, nested, name=GATEWAY_BRAND)
+        else:
+            result = run_script(self.gateway_py, nested, extra_paths=self.api_dirs)
         self.integration_context = dict(nested.integration_context)
         entries = []
         for e in result.entries:
@@ -468,12 +513,17 @@ def run_playbook(
     report_dir: str | Path | None = None,
     repo_root: str | Path = REPO_ROOT,
     extra_playbook_dirs: tuple[str | Path, ...] = (),
+    packed: str | Path | None = None,
 ) -> RunOutcome:
-    """Run one playbook (name, id or .yml path) on one scenario; optionally write its reports."""
+    """Run one playbook (name, id or .yml path) on one scenario; optionally write its reports.
+
+    `packed` = the uploadable pack zip: scripts and the gateway then run from its unified code.
+    """
     scenario = scenario_path if isinstance(scenario_path, Scenario) else load_scenario(scenario_path)
     provider_obj = make_provider(approve) if isinstance(approve, str) else approve
     runtime = LocalRuntime(scenario, provider=provider, approvals=provider_obj, reputation_feed=reputation_feed,
-                           on_event=on_event, repo_root=repo_root, extra_playbook_dirs=extra_playbook_dirs)
+                           on_event=on_event, repo_root=repo_root, extra_playbook_dirs=extra_playbook_dirs,
+                           packed=packed)
     outcome = runtime.run(playbook_path_or_id, approve=approve if isinstance(approve, str) else
                           getattr(approve, "name", "custom"))
     if report_dir is not None:

@@ -12,6 +12,7 @@ Like the real module it has no `__all__`: a star import also brings `json`, `re`
 
 import base64
 import binascii
+import inspect
 import json
 import logging
 import os
@@ -762,6 +763,29 @@ def remove_empty_elements(d: Any) -> Any:
     if isinstance(d, list):
         return [v for v in (remove_empty_elements(v) for v in d) if not empty(v)]
     return {k: v for k, v in ((k, remove_empty_elements(v)) for k, v in d.items()) if not empty(v)}
+
+
+_MODULES_LINE_MAPPING: dict[str, dict[str, Any]] = {}
+
+
+def register_module_line(module_name: str, start_end: str, line: int, wrapper: int = 0) -> None:
+    """Record where an inlined ApiModule starts/ends in a unified script (the unifier emits these calls).
+
+    The platform uses the mapping to fix traceback line numbers; like the real one, bad arguments are ignored
+    rather than allowed to break the script.
+    """
+    if start_end not in ("start", "end") or not isinstance(line, int) or line < 0:
+        return
+    info = _MODULES_LINE_MAPPING.setdefault(module_name, {"start": 0, "start_wrapper": 0,
+                                                          "end": float("inf"), "end_wrapper": float("inf")})
+    info[start_end] = line
+    info[f"{start_end}_wrapper"] = line + wrapper
+
+
+def __line__() -> int:
+    """The caller's line number (used by the unifier's register_module_line calls)."""
+    frame = inspect.currentframe()
+    return frame.f_back.f_lineno if frame is not None and frame.f_back is not None else 0
 
 
 def dict_safe_get(

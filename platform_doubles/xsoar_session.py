@@ -466,12 +466,35 @@ def run_script(
     main()`), with its own folder and the platform doubles importable. `SystemExit` (return_error) is caught
     and recorded; an uncaught exception becomes an error entry, as the server reports a failed script.
     """
-    session = session or XSOARSession()
     path = Path(path_to_py).resolve()
-    code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    # dont_inherit: this module's `from __future__ import annotations` must not leak into the content code.
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": str(path), "__builtins__": builtins}
+    return _execute(code, namespace, session, (str(path.parent), PLATFORM_DOUBLES_DIR, *map(str, extra_paths)))
+
+
+def run_unified(code: str, session: XSOARSession | None = None, *, name: str = "script") -> SessionResult:
+    """Execute the code of a *unified* script/integration (what `demisto-sdk unify`/`zip-packs` uploads).
+
+    The platform runs that code in a namespace that already holds CommonServerPython's globals and `demisto`
+    (the unifier strips those imports), and without a module of its own in `sys.modules`: `__name__` falls
+    through to `builtins`. Running the packed code this way catches what only breaks once it is inlined
+    (duplicate names, ApiModules resolved through `sys.modules`, missing `register_module_line`).
+    """
+    import CommonServerPython
+    import demistomock
+
+    namespace = {k: v for k, v in vars(CommonServerPython).items()
+                 if k not in ("__name__", "__file__", "__spec__", "__loader__", "__package__", "__cached__")}
+    namespace.update({"demisto": demistomock, "__builtins__": builtins})
+    return _execute(compile(code, name, "exec", dont_inherit=True), namespace, session, (PLATFORM_DOUBLES_DIR,))
+
+
+def _execute(code: Any, namespace: dict[str, Any], session: XSOARSession | None,
+             paths: Sequence[str]) -> SessionResult:
+    session = session or XSOARSession()
     added: list[str] = []
-    for p in (str(path.parent), PLATFORM_DOUBLES_DIR, *map(str, extra_paths)):
+    for p in paths:
         if p not in sys.path:
             sys.path.insert(0, p)
             added.append(p)

@@ -101,3 +101,20 @@ def test_no_duplicate_names_once_inlined(top):
                 clashes.append(f"{name} ({seen[name]} and {mod})")
             seen.setdefault(name, mod)
     assert not clashes, "names defined twice in the unified file: " + ", ".join(sorted(clashes))
+
+
+@pytest.mark.parametrize("top", sorted(engine_modules()))
+def test_each_module_inlined_once(top):
+    """The unifier inlines every ApiModule import it meets, without de-duplication: the imports must form one chain."""
+    modules = engine_modules()
+    paths: list[str] = []
+
+    def expand(mod: str) -> None:
+        paths.append(mod)
+        for dep in STAR_IMPORT.findall(modules[mod].read_text()):
+            if dep in modules:
+                expand(dep)
+
+    expand(top)
+    repeated = sorted({m for m in paths if paths.count(m) > 1})
+    assert not repeated, f"{top} would inline these modules more than once: {repeated}"

@@ -5,20 +5,16 @@ over four small interfaces - a ModelClient, a ToolExecutor, a Clock and an Audit
 envelope layers below it. Whatever fails (the model, a tool, the incident itself), a run returns a
 Deliverable that validates, with the trace so far and an honest status.
 
-Layers used (star-imported in dependency order; demisto-sdk inlines them into each script):
-model types -> policy -> envelope -> providers -> ART grammar/library (AIReasoningArtApiModule).
+Layers below it, each star-importing only the one beneath (demisto-sdk inlines them into each script):
+model types -> envelope -> policy -> providers -> ART grammar/library -> alert batching.
 
 Platform-neutral: nothing here imports demistomock or CommonServerPython. The XSOAR scripts reach tools
 and the LLM gateway through ``CommandToolExecutor`` / ``CommandModelClient`` (plain ``run_command``).
 """
 
-# isort: off
-from AIReasoningModelApiModule import *  # noqa: F403
-from AIReasoningPolicyApiModule import *  # noqa: F403
-from AIReasoningEnvelopeApiModule import *  # noqa: F403
-from AIReasoningProvidersApiModule import *  # noqa: F403
-from AIReasoningArtApiModule import *  # noqa: F403
-# isort: on
+# One star import: the layers form a single chain (batch -> ART -> providers -> policy -> envelope -> model),
+# because demisto-sdk inlines every ApiModule import it meets, without de-duplication.
+from AIReasoningBatchApiModule import *  # noqa: F403, I001
 
 import json  # noqa: E402
 import re  # noqa: E402

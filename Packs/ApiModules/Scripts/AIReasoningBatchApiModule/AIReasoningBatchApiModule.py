@@ -1,4 +1,4 @@
-from AIReasoningModelApiModule import *  # noqa: F403, I001
+from AIReasoningArtApiModule import *  # noqa: F403, I001
 
 # AI Reasoning engine - alert grouping layer (alert storms).
 #

@@ -1,4 +1,4 @@
-from AIReasoningModelApiModule import *  # noqa: F403, I001
+from AIReasoningEnvelopeApiModule import *  # noqa: F403, I001
 
 # AI Reasoning engine - policy layer.
 #

@@ -18,7 +18,7 @@ Platform-neutral: nothing here imports demistomock or CommonServerPython. The de
 the reasoner layer (AIReasoningApiModule), which is why `build_model_client` covers the two real providers.
 """
 
-from AIReasoningEnvelopeApiModule import *  # noqa: F403, I001
+from AIReasoningPolicyApiModule import *  # noqa: F403, I001
 
 import copy  # noqa: E402
 import email.utils  # noqa: E402
