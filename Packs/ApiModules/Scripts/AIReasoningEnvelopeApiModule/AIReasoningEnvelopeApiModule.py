@@ -10,6 +10,9 @@ from AIReasoningModelApiModule import *  # noqa: F403, I001
 # * ``detect_injection``: heuristics for text that talks to the model instead of describing an event
 #   (instructions, role-play, tool-call look-alikes, verdict steering, hidden or encoded text). A finding
 #   lowers autonomy; it never blocks the run, so false positives cost an approval, not an investigation.
+#   Runs on every tool output, so it is built for volume: each rule's regex runs only when the text holds
+#   the rule's anchor literals, decoders only when the text is long enough to hold an encoded run, and
+#   the per-string scan is memoised (tool outputs repeat the same values hundreds of times).
 # * ``Redactor``: secrets never reach logs, context, the war room or the audit trail.
 # * ``compact``: tool outputs lose bulk (raw blobs, long lists, long strings) but keep the evidence, and
 #   say what was dropped.
@@ -18,6 +21,7 @@ from AIReasoningModelApiModule import *  # noqa: F403, I001
 
 import base64
 import binascii
+import functools
 import json
 import re
 import secrets
@@ -117,55 +121,119 @@ _RULE_NOUNS = (r"(?:instructions?|directives?|rules|guidelines|prompts?|commands
                r"restrictions|guardrails|programming|system prompt|been (?:told|instructed|taught|given|programmed))")
 _LEAD_IN = r"(?:^|(?<=[\s\"'(\[{<>:;,.!?*-]))"
 
-# (category, pattern). Patterns are deliberately phrase-shaped: single words like "ignore" or
+# Speed: a rule's regex only runs when the text contains its anchors - literals every match of the rule
+# must contain - found with plain substring tests on a folded copy of the text. The fold mirrors
+# re.IGNORECASE (simple lowercase plus the regex engine's extra equivalences such as dotless i, long s and
+# final sigma), so a screen can only let a rule run for nothing, never skip a match; the test suite checks
+# this against the regex engine for every code point. Writing a rule's anchors: only text the pattern spells
+# literally (a space only where the pattern has a literal space, not \s; no "|" inside an anchor); if in
+# doubt use a shorter anchor or none - a weak screen costs time, a wrong one misses attacks (the tests
+# compare the screened scan with every regex on the attack corpus and the dataset).
+_INJ_FOLD_CLASSES = ("i\u0131", "s\u017f", "\u03bc\u00b5", "\u03b9\u0345\u1fbe", "\u0390\u1fd3",
+                     "\u03b0\u1fe3", "\u03b2\u03d0", "\u03b5\u03f5", "\u03b8\u03d1", "\u03ba\u03f0",
+                     "\u03c0\u03d6", "\u03c1\u03f1", "\u03c3\u03c2", "\u03c6\u03d5", "\u0432\u1c80",
+                     "\u0434\u1c81", "\u043e\u1c82", "\u0441\u1c83", "\u0442\u1c84\u1c85",
+                     "\u044a\u1c86", "\u0463\u1c87", "\ua64b\u1c88", "\u1e61\u1e9b", "\ufb06\ufb05")
+# U+0130 lowercases to "i" + U+0307 in str.lower() but to "i" in the regex engine: the dot goes
+_INJ_FOLD_TABLE: dict[int, str | None] = {ord(c): cls[0] for cls in _INJ_FOLD_CLASSES for c in cls[1:]}
+_INJ_FOLD_TABLE[0x307] = None
+_INJ_ANCHORS: dict[str, int] = {}  # anchor -> bit, filled by _inj_needs while the rules are built
+
+
+def _inj_fold(text: str) -> str:
+    folded = text.lower()
+    return folded if folded.isascii() else folded.translate(_INJ_FOLD_TABLE)
+
+
+def _inj_needs(*groups: str) -> tuple[int, ...]:
+    """A rule's screen: for each group ("a|b|c", alternatives), a bit mask; the rule runs only when the text
+    contains at least one anchor of every group."""
+    masks = []
+    for group in groups:
+        mask = 0
+        for anchor in group.split("|"):
+            mask |= _INJ_ANCHORS.setdefault(_inj_fold(anchor), 1 << len(_INJ_ANCHORS))
+        masks.append(mask)
+    return tuple(masks)
+
+
+def _inj_anchor_mask(folded: str) -> int:
+    """Bits of the anchors present in ``folded``; only anchors whose first character occurs are looked for."""
+    mask = 0
+    for first in _INJ_ANCHOR_FIRSTS.intersection(folded):
+        for anchor, bit in _INJ_ANCHORS_BY_FIRST[first]:
+            if anchor in folded:
+                mask |= bit
+    return mask
+
+
+_INJ_IGNORE_ANCHORS = "ignore|disregard|forget|overlook|neglect|discard|set aside|attention|follow|abandon"
+
+# (category, pattern, anchors). Patterns are deliberately phrase-shaped: single words like "ignore" or
 # "system" are common in telemetry and would flood analysts with false positives.
-_TEXT_RULES: list[tuple[str, re.Pattern[str]]] = [
+_TEXT_RULES: list[tuple[str, re.Pattern[str], tuple[int, ...]]] = [
     # --- instructions to the model ------------------------------------------------------------
-    ("instruction to the model", re.compile(rf"\b{_IGNORE_VERBS}\b[^.!?\n]{{0,60}}?\b{_RULE_NOUNS}", _I)),
+    ("instruction to the model", re.compile(rf"\b{_IGNORE_VERBS}\b[^.!?\n]{{0,60}}?\b{_RULE_NOUNS}", _I),
+     _inj_needs(_INJ_IGNORE_ANCHORS, "instruction|directive|rules|guideline|prompt|command|order|constraint|"
+                "restriction|guardrail|programming|been")),
     ("instruction to the model", re.compile(
         rf"\b{_IGNORE_VERBS}\s+(?:about\s+)?(?:all\s+|everything\s+|any\s+)?(?:of\s+)?"
         r"(?:the\s+|that\s+|what(?:'s| is| was)\s+)?"
-        r"(?:above|previous|prior|earlier|preceding|foregoing|before)\b", _I)),
+        r"(?:above|previous|prior|earlier|preceding|foregoing|before)\b", _I),
+     _inj_needs(_INJ_IGNORE_ANCHORS, "above|previous|prior|earlier|preceding|foregoing|before")),
     ("instruction to the model", re.compile(
         rf"\b{_IGNORE_VERBS}\b[^.!?\n]{{0,50}}?\band\s+(?:instead\s+|just\s+|only\s+)?"
         r"(?:say|state|respond|reply|answer|output|print|write|return|report|claim|tell|repeat|give|mark|"
-        r"classify|close|declare|conclude)\b", _I)),
+        r"classify|close|declare|conclude)\b", _I),
+     _inj_needs(_INJ_IGNORE_ANCHORS, "and")),
     ("instruction to the model", re.compile(
         r"\b(?:regardless of|instead of following|in place of) (?:any |all |the |your )?(?:previous|prior|earlier|"
-        r"above|preceding|original|system)\b", _I)),
+        r"above|preceding|original|system)\b", _I),
+     _inj_needs("regardless of|instead of following|in place of")),
     ("instruction to the model", re.compile(
-        r"\b(?:new|updated|revised|real|actual|additional|hidden|secret|important) (?:system )?instructions?\s*:", _I)),
+        r"\b(?:new|updated|revised|real|actual|additional|hidden|secret|important) (?:system )?instructions?\s*:", _I),
+     _inj_needs("instruction", ":")),
     ("instruction to the model", re.compile(
         r"\byour (?:new|real|actual|true|only) (?:task|instructions?|goal|objective|purpose|job|role|mission) "
-        r"(?:is|are|will be)\b", _I)),
-    ("instruction to the model", re.compile(r"\bfrom now on\b[^.!?\n]{0,40}\byou\b", _I)),
+        r"(?:is|are|will be)\b", _I),
+     _inj_needs("your new|your real|your actual|your true|your only")),
+    ("instruction to the model", re.compile(r"\bfrom now on\b[^.!?\n]{0,40}\byou\b", _I),
+     _inj_needs("from now on")),
     ("instruction to the model", re.compile(
         r"\b(?:note|message|instructions?|attention|a request) (?:to|for) (?:the |any )?(?:AI|assistant|model|LLM|"
-        r"language model|chatbot|bot|agent|GPT|Claude|copilot)\b", _I)),
+        r"language model|chatbot|bot|agent|GPT|Claude|copilot)\b", _I),
+     _inj_needs("note|message|instruction|attention|request", " to | for ")),
     ("instruction to the model", re.compile(
-        r"\bif you are (?:an? )?(?:AI|assistant|LLM|language model|chatbot|bot|agent|large language model)\b", _I)),
+        r"\bif you are (?:an? )?(?:AI|assistant|LLM|language model|chatbot|bot|agent|large language model)\b", _I),
+     _inj_needs("if you are")),
     ("instruction to the model", re.compile(
-        r"\bas an AI (?:developed|created|trained|built|made) by\b", _I)),
+        r"\bas an AI (?:developed|created|trained|built|made) by\b", _I),
+     _inj_needs("as an ai")),
     ("instruction to the model", re.compile(
         r"\byou must (?:now )?(?:listen to|follow|obey|comply with) (?:my|these|the following|the new|new) "
         r"(?:instructions|orders|commands|directions)\b"
         r"|\byou(?:'ve| have)? been (?:instructed|ordered|authori[sz]ed) to\b|\bse te ha (?:instruido|ordenado)\b",
-        _I)),
+        _I),
+     _inj_needs("you must|been instructed|been ordered|been authori|se te ha")),
     ("instruction to the model", re.compile(
         r"\b(?:developer|admin|administrator|system|security|training data|emergency|root)\b[\w ]{0,30}?"
-        r"\boverride\s*:", _I)),
+        r"\boverride\s*:", _I),
+     _inj_needs("override", ":")),
     # multilingual "ignore previous instructions"
     ("instruction to the model", re.compile(
         r"\b(?:ignore[zr]?|oublie[zr]?)\b[^.!?\n]{0,40}\b(?:instructions?|consignes|directives|règles|"
         r"précédent\w*)\b|\bignore[zr]?\b[^.!?\n]{0,40}\bet\s+(?:indique[zr]?|dite[sz]|dis|réponde[zr]?|"
-        r"écrive[zr]|affirme[zr]?)\b", _I)),
+        r"écrive[zr]|affirme[zr]?)\b", _I),
+     _inj_needs("ignore|oublie")),
     ("instruction to the model", re.compile(
         r"\b(?:ignora[rd]?|ignore|olvida[rd]?|olvide|esqueça|esqueca|dimentica|ignorate)\b[^.!?\n]{0,40}"
         r"\b(?:instrucciones|indicaciones|directivas|instruções|instrucoes|diretrizes|istruzioni|direttive|"
-        r"anteriores|previas|precedenti)\b", _I)),
+        r"anteriores|previas|precedenti)\b", _I),
+     _inj_needs("ignor|olvid|esque|dimentica")),
     ("instruction to the model", re.compile(
         r"\b(?:ignorier\w*|vergiss|vergessen sie)\b[^.!?\n]{0,40}\b(?:anweisungen|anweisung|regeln|vorgaben|"
-        r"vorherigen|bisherigen|obigen)\b", _I)),
+        r"vorherigen|bisherigen|obigen)\b", _I),
+     _inj_needs("ignorier|vergiss|vergessen sie")),
     ("instruction to the model", re.compile(
         r"(?:игнорир\w*|забуд\w*|не обращай\w*)[^.!?\n]{0,40}(?:инструкци\w*|правил\w*|указани\w*|предыдущ\w*)"
         r"|(?:αγνοήστε|αγνόησε|ξεχάστε|ξέχασε)[^.!?\n]{0,40}(?:οδηγίες|προηγούμεν\w*)"
@@ -173,102 +241,142 @@ _TEXT_RULES: list[tuple[str, re.Pattern[str]]] = [
         r"|(?:以前|前|上記|これまで)の(?:指示|命令|指令)を(?:無視|忘れ)"
         r"|(?:이전|앞의|위의)\s*(?:지시|명령|지침)\S*\s*무시"
         r"|(?:पिछले|पूर्व|पहले के)\s+(?:सभी\s+)?निर्देश\S*[^।\n]{0,30}(?:अनदेखी|अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल)"
-        r"|(?:تجاهل|انس)[^.!?\n]{0,30}(?:التعليمات|الأوامر|السابقة)", _I)),
+        r"|(?:تجاهل|انس)[^.!?\n]{0,30}(?:التعليمات|الأوامر|السابقة)", _I),
+     _inj_needs("игнорир|забуд|не обращай|αγνοήστε|αγνόησε|ξεχάστε|ξέχασε|忽略|无视|無視|忘记|忘記|を忘れ|무시|"
+                "निर्देश|تجاهل|انس")),
     # --- role-play ----------------------------------------------------------------------------
     ("role-play", re.compile(
         r"\byou are now (?:a|an|the|my|DAN|acting|operating|free|unrestricted|jailbroken|called|named|no longer|"
-        r"in (?:developer|god|admin|debug|unrestricted|dan|sudo) mode|going to (?:act|be|pretend|play))\b", _I)),
+        r"in (?:developer|god|admin|debug|unrestricted|dan|sudo) mode|going to (?:act|be|pretend|play))\b", _I),
+     _inj_needs("you are now")),
     ("role-play", re.compile(
         rf"{_LEAD_IN}(?:please\s+|now\s+|you (?:must|will|should) )?(?:act|behave|respond|answer|reply|speak|talk) "
-        r"as (?:if you were |though you were )?(?:a|an|the|my|DAN)\b", _IM)),
-    ("role-play", re.compile(r"\bpretend (?:to be|you are|you're|that you)\b", _I)),
+        r"as (?:if you were |though you were )?(?:a|an|the|my|DAN)\b", _IM),
+     _inj_needs("act as|behave as|respond as|answer as|reply as|speak as|talk as")),
+    ("role-play", re.compile(r"\bpretend (?:to be|you are|you're|that you)\b", _I),
+     _inj_needs("pretend")),
     ("role-play", re.compile(
         r"\b(?:role-?play(?:ing)? as|immerse yourself (?:in|into) the role|(?:take on|adopt) the (?:role|persona|"
-        r"character|identity) of|your new (?:role|persona|identity|name) is)\b", _I)),
+        r"character|identity) of|your new (?:role|persona|identity|name) is)\b", _I),
+     _inj_needs("roleplay|role-play|immerse yourself|take on the|adopt the|your new")),
     ("role-play", re.compile(
         r"\b(?:developer|god|DAN|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|sudo|law enforcement "
-        r"override|override) mode\b", _I)),
-    ("role-play", re.compile(r"<\s*(?:system|god|admin|developer|root|sudo)\s+mode\s*(?:activated)?\s*>", _I)),
-    ("role-play", re.compile(r"\bsystem (?:mode|override) (?:activated|enabled|engaged|on|confirmed)\b", _I)),
+        r"override|override) mode\b", _I),
+     _inj_needs("mode")),
+    ("role-play", re.compile(r"<\s*(?:system|god|admin|developer|root|sudo)\s+mode\s*(?:activated)?\s*>", _I),
+     _inj_needs("mode", "<")),
+    ("role-play", re.compile(r"\bsystem (?:mode|override) (?:activated|enabled|engaged|on|confirmed)\b", _I),
+     _inj_needs("system mode|system override")),
     ("role-play", re.compile(  # case-sensitive DAN: "Dan" is a first name
-        r"\b(?i:do anything now)\b|\bDAN (?:mode|prompt|jailbreak)\b|\b(?:you are|as|be) (?:a )?DAN\b")),
+        r"\b(?i:do anything now)\b|\bDAN (?:mode|prompt|jailbreak)\b|\b(?:you are|as|be) (?:a )?DAN\b"),
+     _inj_needs("dan|do anything now")),
     ("role-play", re.compile(
         r"\bI(?:'m| am) (?:now )?(?:entering|initiating|activating|enabling|running|starting|invoking)\b"
-        r"[^.!?\n]{0,40}\b(?:mode|override|reset|audit|check|upgrade|diagnostic)\b", _I)),
+        r"[^.!?\n]{0,40}\b(?:mode|override|reset|audit|check|upgrade|diagnostic)\b", _I),
+     _inj_needs("i'm|i am")),
     ("role-play", re.compile(
         r"\b(?:I am|I'm|as) your (?:creator|developer|maker|maintainer|owner|master|programmer|operator|boss|"
         r"administrator|admin|trainer)\b|\bI(?:'m| am) (?:the |a )?(?:maintainer|developer|creator) of your\b"
-        r"|\bI(?:'m| am) (?:God|your god)\b", _I)),
+        r"|\bI(?:'m| am) (?:God|your god)\b", _I),
+     _inj_needs("your|i'm god|i am god")),
     ("role-play", re.compile(
         r"\b(?:imagine|suppose|pretend|let's say|let us say|let's assume|hypothetically)\b[,\s]{1,3}"
-        r"(?:that\s+)?(?:we(?:'re| are)|you(?:'re| are)|you were)\b", _I)),
+        r"(?:that\s+)?(?:we(?:'re| are)|you(?:'re| are)|you were)\b", _I),
+     _inj_needs("imagine|suppose|pretend|let's say|let us say|let's assume|hypothetically")),
     ("role-play", re.compile(
         r"\b(?:imagine|consider) a (?:hypothetical )?(?:scenario|world|universe|reality) (?:where|in which)\b"
         r"|\bin a (?:parallel|hypothetical|fictional|alternate|different) (?:world|universe|reality)\b"
-        r"|\bin a world (?:where|in which)\b", _I)),
-    ("role-play", re.compile(r"^\s*(?:#{1,4}\s*)?(?:system|assistant|human|developer)\s*:\s*\S", _IM)),
+        r"|\bin a world (?:where|in which)\b", _I),
+     _inj_needs("imagine a|consider a|in a")),
+    ("role-play", re.compile(r"^\s*(?:#{1,4}\s*)?(?:system|assistant|human|developer)\s*:\s*\S", _IM),
+     _inj_needs("system|assistant|human|developer", ":")),
     ("role-play", re.compile(
         r"<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<</?SYS>>"
-        r"|<\s*/?\s*(?:system|assistant|system_prompt|instructions?)\s*>|^#{2,4}\s*(?:system|instruction)s?\b", _IM)),
+        r"|<\s*/?\s*(?:system|assistant|system_prompt|instructions?)\s*>|^#{2,4}\s*(?:system|instruction)s?\b", _IM),
+     _inj_needs("<|inst]|##")),
     # a fabricated dialogue (few-shot / many-shot jailbreak) inside data
-    ("role-play", re.compile(r"\bQ:\s[^\n]{3,400}?\bA:\s[^\n]{3,600}?\bQ:\s")),
+    ("role-play", re.compile(r"\bQ:\s[^\n]{3,400}?\bA:\s[^\n]{3,600}?\bQ:\s"),
+     _inj_needs("q:", "a:")),
     # --- tool-call look-alikes ----------------------------------------------------------------
-    ("tool-call look-alike", re.compile(r'"type"\s*:\s*"(?:tool_use|function|tool_call|function_call)"', _I)),
-    ("tool-call look-alike", re.compile(r'"(?:function_call|tool_calls|tool_use|tool_code)"\s*:', _I)),
+    ("tool-call look-alike", re.compile(r'"type"\s*:\s*"(?:tool_use|function|tool_call|function_call)"', _I),
+     _inj_needs('"type"')),
+    ("tool-call look-alike", re.compile(r'"(?:function_call|tool_calls|tool_use|tool_code)"\s*:', _I),
+     _inj_needs('function_call"|tool_calls"|tool_use"|tool_code"')),
     ("tool-call look-alike", re.compile(
-        r'\{\s*"(?:name|tool|function)"\s*:\s*"[^"]{1,80}"\s*,\s*"(?:arguments|input|parameters|args)"\s*:', _I)),
+        r'\{\s*"(?:name|tool|function)"\s*:\s*"[^"]{1,80}"\s*,\s*"(?:arguments|input|parameters|args)"\s*:', _I),
+     _inj_needs('"arguments"|"input"|"parameters"|"args"', "{")),
     ("tool-call look-alike", re.compile(
-        r"</?\s*(?:tool_call|tool_use|function_calls?|invoke|tool_result|function_results)\b", _I)),
-    ("tool-call look-alike", re.compile(r"^\s*Action\s*:\s*[A-Za-z_][\w-]*\s*\[|^\s*Action Input\s*:", _IM)),
-    ("tool-call look-alike", re.compile(r"^\s*(?:Final Answer|Ans)\s*:", _M)),
-    ("tool-call look-alike", re.compile(r"\bQ\d{1,2}\s*:\s*\[\s*[A-Za-z_][\w -]*\]")),
-    ("tool-call look-alike", re.compile(r"^\s*#\d{1,2}\s*:", _M)),
+        r"</?\s*(?:tool_call|tool_use|function_calls?|invoke|tool_result|function_results)\b", _I),
+     _inj_needs("tool_call|tool_use|function_call|invoke|tool_result|function_result", "<")),
+    ("tool-call look-alike", re.compile(r"^\s*Action\s*:\s*[A-Za-z_][\w-]*\s*\[|^\s*Action Input\s*:", _IM),
+     _inj_needs("action", ":")),
+    ("tool-call look-alike", re.compile(r"^\s*(?:Final Answer|Ans)\s*:", _M),
+     _inj_needs("ans", ":")),
+    ("tool-call look-alike", re.compile(r"\bQ\d{1,2}\s*:\s*\[\s*[A-Za-z_][\w -]*\]"),
+     _inj_needs("q", "[", ":")),
+    ("tool-call look-alike", re.compile(r"^\s*#\d{1,2}\s*:", _M),
+     _inj_needs("#", ":")),
     # --- verdict steering ---------------------------------------------------------------------
     ("attempt to set the verdict", re.compile(
         r"\b(?:mark|flag|classify|label|tag|set|treat|report|resolve|close|record|categori[sz]e|consider|"
         r"escalate)\b[^.!?\n]{0,40}?\bas\s+(?:an?\s+)?(?:false[ _-]?positive|benign|safe|harmless|"
         r"resolved|legitimate|not malicious|non-malicious|authori[sz]ed activity|low (?:risk|severity|priority))\b",
-        _I)),
+        _I),
+     _inj_needs("as", "false|benign|safe|harmless|resolved|legitimate|malicious|authori|low")),
     ("attempt to set the verdict", re.compile(
-        r"\bclose (?:this|the) (?:incident|alert|case|ticket|investigation)\b", _I)),
+        r"\bclose (?:this|the) (?:incident|alert|case|ticket|investigation)\b", _I),
+     _inj_needs("close this|close the")),
     ("attempt to set the verdict", re.compile(
         r"\b(?:do not|don't|no need to|never) (?:escalate|investigate|alert|flag|report|open a ticket|raise an "
-        r"alert|block|disable|quarantine|notify)\b", _I)),
+        r"alert|block|disable|quarantine|notify)\b", _I),
+     _inj_needs("do not|don't|no need to|never")),
     ("attempt to set the verdict", re.compile(
         r"\b(?:verdict|classification|conclusion)\s*[:=]\s*[\"']?(?:benign|false[ _-]?positive|safe|clean|"
-        r"not malicious|harmless)\b", _I)),
+        r"not malicious|harmless)\b", _I),
+     _inj_needs("verdict|classification|conclusion")),
     ("attempt to set the verdict", re.compile(
         r"\b(?:this|the) (?:alert|incident|activity|event|login|behaviou?r|traffic|request) is (?:completely |totally "
         r"|entirely |definitely )?(?:benign|a false positive|harmless|not malicious|authori[sz]ed and expected)\b",
-        _I)),
+        _I),
+     _inj_needs(" is ", "benign|false positive|harmless|not malicious|and expected")),
     # --- requests for secrets and obfuscated output --------------------------------------------
     ("request for secrets", re.compile(
         r"\b(?:what(?:'s| is| are| would| was)|tell me|give me|share|reveal|disclose|print|show me|repeat|leak|"
         r"send me|provide|confirm|display|spell out|write down|hand over)\b[^.?!\n]{0,30}?\b(?:your|the|our|its)\b"
         r"[^.?!\n]{0,20}?\b(?:password|passcode|passphrase|pass code|secret(?: key| code| word| phrase)?|"
         r"api[ _-]?key|system prompt|initial prompt|hidden prompt|credentials?|private key|access token)\b"
-        r"(?!\s*(?:policy|policies|reset|change|expir|complexity|length|rotation|manager|strength))", _I)),
+        r"(?!\s*(?:policy|policies|reset|change|expir|complexity|length|rotation|manager|strength))", _I),
+     _inj_needs("what|tell me|give me|share|reveal|disclose|print|show me|repeat|leak|send me|provide|confirm|"
+                "display|spell out|write down|hand over",
+                "pass|secret|api|prompt|credential|private key|access token")),
     ("request for secrets", re.compile(
         r"(?:cu[áa]l es (?:la|tu|su) contraseña|quel est (?:le|votre|ton) mot de passe|qual [èeé] (?:la|a) "
         r"(?:sua )?(?:password|senha)|was ist (?:das|dein|ihr) passwort|パスワードは何|パスワード[^。\n]{0,12}"
-        r"(?:教えて|必要)|비밀번호[^.?!\n]{0,20}(?:알려|필요)|密码是什么|密碼是什麼)", _I)),
+        r"(?:教えて|必要)|비밀번호[^.?!\n]{0,20}(?:알려|필요)|密码是什么|密碼是什麼)", _I),
+     _inj_needs("contrase|mot de passe|password|senha|passwort|パスワード|비밀번호|密码是什么|密碼是什麼")),
     ("request for secrets", re.compile(
         r"\b(?:print|dump|reveal|share|send|export|give me|leak)\b[^.?!\n]{0,20}\byour (?:entire |whole |full )?"
-        r"(?:database|memory|training data|configuration|context window)\b", _I)),
+        r"(?:database|memory|training data|configuration|context window)\b", _I),
+     _inj_needs("your", "database|memory|training data|configuration|context window")),
     ("payload splitting", re.compile(
         r"\b(?:answer|respond to|follow|execute)\b[^.!?\n]{0,40}\b(?:following|these) (?:parts|pieces|fragments)\b"
         r"|\b(?:combine|concatenate|interlace|join)\s+(?:the\s+)?(?:parts?|strings?|pieces|fragments|"
-        r"[A-Z],\s*[A-Z],?\s*and\s*[A-Z])\b|\bz\s*=\s*a\s*\+\s*b\b", _I)),
+        r"[A-Z],\s*[A-Z],?\s*and\s*[A-Z])\b|\bz\s*=\s*a\s*\+\s*b\b", _I),
+     _inj_needs("parts|pieces|fragments|combine|concatenate|interlace|join|+")),
     ("request for secrets", re.compile(
         r"\b(?:write|compose|create)\b[^.!?\n]{0,30}\b(?:poem|haiku|song|story|limerick|acrostic|riddle)\b"
-        r"[^.!?\n]{0,30}\b(?:password|passcode|secret|credentials?)\b", _I)),
+        r"[^.!?\n]{0,30}\b(?:password|passcode|secret|credentials?)\b", _I),
+     _inj_needs("poem|haiku|song|story|limerick|acrostic|riddle", "pass|secret|credential")),
     ("obfuscation request", re.compile(
         r"\b(?:write|encode|say|tell|give|repeat|spell|print|answer|respond|reply|output|provide|translate|split)\b"
         r"[^.!?\n]{0,80}\b(?:in reverse order|backwards|in pig latin|in base ?64|using base ?64|in morse code|"
-        r"in rot ?13|with each \w+ separated by|character by character|interlace them)\b", _I)),
+        r"in rot ?13|with each \w+ separated by|character by character|interlace them)\b", _I),
+     _inj_needs("reverse order|backwards|pig latin|base64|base 64|morse code|rot13|rot 13|separated by|"
+                "character by character|interlace them")),
     ("obfuscation request", re.compile(
         r"\bdecode (?:this|the following)\b[^.!?\n]{0,60}\b(?:and|then)\b[^.!?\n]{0,20}\b(?:tell|say|respond|"
-        r"answer|follow|execute|do)\b", _I)),
+        r"answer|follow|execute|do)\b", _I),
+     _inj_needs("decode this|decode the following")),
 ]
 
 _BASE64_RE = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}")
@@ -288,6 +396,12 @@ _HIDDEN_ELEMENT_RE = re.compile(
 _WORD_RE = re.compile(r"(?<!\S)[^\W\d_]{2,}[,.;:!?]?(?!\S)")
 
 
+_INJ_ANCHORS_BY_FIRST: dict[str, tuple[tuple[str, int], ...]] = {
+    first: tuple((anchor, bit) for anchor, bit in _INJ_ANCHORS.items() if anchor[0] == first)
+    for first in {anchor[0] for anchor in _INJ_ANCHORS}}
+_INJ_ANCHOR_FIRSTS = frozenset(_INJ_ANCHORS_BY_FIRST)
+
+
 def _snippet(text: str, limit: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -298,16 +412,23 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", strip_hidden(text))
 
 
-def _scan_phrases(text: str) -> list[str]:
+def _scan_phrases(text: str, folded: str | None = None) -> list[str]:
+    present = _inj_anchor_mask(_inj_fold(text) if folded is None else folded)
     found: list[str] = []
+    if not present:  # no rule's anchors: no rule can match
+        return found
     seen: set[str] = set()
-    for category, pattern in _TEXT_RULES:
+    for category, pattern, needs in _TEXT_RULES:
         if category in seen:  # one finding per category and string keeps the report readable
             continue
-        match = pattern.search(text)
-        if match:
-            seen.add(category)
-            found.append(f"{category}: '{_snippet(match.group(0))}'")
+        for group in needs:
+            if not present & group:
+                break
+        else:
+            match = pattern.search(text)
+            if match:
+                seen.add(category)
+                found.append(f"{category}: '{_snippet(match.group(0))}'")
     return found
 
 
@@ -333,7 +454,11 @@ def _is_prose(text: str) -> bool:
 
 def _decode_candidates(text: str) -> Iterator[tuple[str, str]]:
     """(encoding, decoded text) for encoded runs that decode to readable text."""
-    for match in _BASE64_RE.finditer(text):
+    # each length test is the shortest text the pattern can match (24 base64, 16 hex bytes, 6 binary bytes,
+    # 6 Morse letters): skipping shorter text changes no result
+    if len(text) < 11:
+        return
+    for match in _BASE64_RE.finditer(text) if len(text) >= 24 else ():
         blob = match.group(0)
         for decoder in (base64.b64decode, base64.urlsafe_b64decode):
             try:
@@ -344,7 +469,7 @@ def _decode_candidates(text: str) -> Iterator[tuple[str, str]]:
             if _printable_ratio(decoded) > 0.9:
                 yield "base64", decoded
                 break
-    for match in _HEX_RE.finditer(text):
+    for match in _HEX_RE.finditer(text) if len(text) >= 32 else ():
         digits = re.sub(r"[ :]", "", match.group(0))
         try:
             decoded = bytes.fromhex(digits[: len(digits) // 2 * 2]).decode("utf-8")
@@ -352,34 +477,38 @@ def _decode_candidates(text: str) -> Iterator[tuple[str, str]]:
             continue
         if _printable_ratio(decoded) > 0.9:
             yield "hex", decoded
-    for match in _MORSE_RE.finditer(text):
+    for match in _MORSE_RE.finditer(text) if "." in text or "-" in text else ():
         decoded = _decode_morse(match.group(0))
         if decoded:
             yield "morse", decoded
-    for match in _BINARY_RE.finditer(text):
+    for match in _BINARY_RE.finditer(text) if len(text) >= 48 else ():
         bits = match.group(0).replace(" ", "")
         decoded = "".join(chr(int(bits[i:i + 8], 2)) for i in range(0, len(bits) - 7, 8))
         if _printable_ratio(decoded) > 0.9:
             yield "binary", decoded
 
 
-def _scan_hidden(raw: str, text: str) -> list[str]:
+def _scan_hidden(raw: str, text: str, folded: str | None = None) -> list[str]:
     found: list[str] = []
-    zero_width = len(_ZERO_WIDTH_RE.findall(raw))
-    if zero_width:
-        found.append(f"hidden text: {zero_width} zero-width character(s)")
-    if _BIDI_RE.search(raw):
-        found.append(f"hidden text: {len(_BIDI_RE.findall(raw))} bidirectional override character(s)")
-    tags = _tag_text(raw)
-    if _TAG_RE.search(raw):
-        found.append(f"hidden text: invisible Unicode tag characters spelling '{_snippet(tags)}'")
-        found += [f"hidden text: tag characters say {f}" for f in _scan_phrases(tags)]
-    for comment in _HTML_COMMENT_RE.findall(text):
-        if len(_WORD_RE.findall(comment)) >= 6 or _scan_phrases(comment) or _BASE64_RE.search(comment):
-            found.append(f"hidden text: HTML comment '{_snippet(comment)}'")
-    element = _HIDDEN_ELEMENT_RE.search(text)
-    if element:
-        found.append(f"hidden text: invisible HTML element '{_snippet(element.group(0))}'")
+    if not raw.isascii():  # zero-width, bidi and tag characters are all outside ASCII
+        zero_width = len(_ZERO_WIDTH_RE.findall(raw))
+        if zero_width:
+            found.append(f"hidden text: {zero_width} zero-width character(s)")
+        if _BIDI_RE.search(raw):
+            found.append(f"hidden text: {len(_BIDI_RE.findall(raw))} bidirectional override character(s)")
+        if _TAG_RE.search(raw):
+            tags = _tag_text(raw)
+            found.append(f"hidden text: invisible Unicode tag characters spelling '{_snippet(tags)}'")
+            found += [f"hidden text: tag characters say {f}" for f in _scan_phrases(tags)]
+    if "<" in text:
+        if "<!--" in text:
+            for comment in _HTML_COMMENT_RE.findall(text):
+                if len(_WORD_RE.findall(comment)) >= 6 or _scan_phrases(comment) or _BASE64_RE.search(comment):
+                    found.append(f"hidden text: HTML comment '{_snippet(comment)}'")
+        folded = _inj_fold(text) if folded is None else folded
+        element = _HIDDEN_ELEMENT_RE.search(text) if "style" in folded or "hidden" in folded else None
+        if element:
+            found.append(f"hidden text: invisible HTML element '{_snippet(element.group(0))}'")
     for encoding, decoded in _decode_candidates(text):
         phrases = _scan_phrases(_normalise(decoded))
         found += [f"hidden text: {encoding}-encoded {f}" for f in phrases]
@@ -388,10 +517,23 @@ def _scan_hidden(raw: str, text: str) -> list[str]:
     return found
 
 
-def _scan_injection_text(raw: str) -> list[str]:
+def _inj_scan_text(raw: str) -> tuple[str, ...]:
     raw = raw[:MAX_SCAN_CHARS]
-    text = _normalise(raw)
-    return _scan_phrases(text) + _scan_hidden(raw, text)
+    text = raw if raw.isascii() else _normalise(raw)  # NFKC and strip_hidden leave ASCII unchanged
+    folded = _inj_fold(text)
+    return (*_scan_phrases(text, folded), *_scan_hidden(raw, text, folded))
+
+
+# Tool outputs repeat the same values (key ids, ARNs, user agents, paths, field names) hundreds of times.
+# The scan is a pure function of the string, so short strings are memoised (findings as an immutable
+# tuple); long ones are rarely repeated and would make the cache large. Bound: 8192 strings of at most
+# 2048 characters.
+_INJ_CACHED_MAX_CHARS = 2048
+_inj_scan_text_cached = functools.lru_cache(maxsize=8192)(_inj_scan_text)
+
+
+def _scan_injection_text(raw: str) -> tuple[str, ...]:
+    return _inj_scan_text_cached(raw) if len(raw) <= _INJ_CACHED_MAX_CHARS else _inj_scan_text(raw)
 
 
 def _scan_structure(value: dict[Any, Any]) -> list[str]:
