@@ -347,3 +347,156 @@ def test_plan_binding_secondary_slots_and_program_helpers() -> None:
     parsed = parse_program('Q1: [key_info] x\n  args: {}\nQ2: [think] y')
     assert parsed.pending_tool_steps()[0].index == 1 and parsed.open_think_step().index == 2
     assert one_line("a\n  b", 3) == "a b" and one_line("abcdef", 4) == "abc…"
+
+
+# ---- benign-context signals and the benign-evidence guard ----------------------------------------------------
+
+
+def _ct_event(eid: str, name: str, when: str, ip: str, identity: dict[str, Any], *, error: str = "",
+              agent: str = "aws-cli/2.15.0", **params: Any) -> dict[str, Any]:
+    """A CloudTrail record in the shape LookupEvents' CloudTrailEvent carries."""
+    record = {"eventID": eid, "eventName": name, "eventTime": when, "eventSource": "iam.amazonaws.com",
+              "sourceIPAddress": ip, "userAgent": agent, "userIdentity": identity, "requestParameters": params}
+    if error:
+        record["errorCode"] = error
+    return record
+
+
+CI_ROLE = {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/deploy-ci/gha-run-1",
+           "accessKeyId": "ASIAEXAMPLECI0000001",
+           "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::123456789012:role/deploy-ci",
+                                                "userName": "deploy-ci"},
+                              "webIdFederationData": {"federatedProvider": "arn:aws:iam::123456789012:oidc-provider/"
+                                                                           "token.actions.githubusercontent.com"}}}
+IAC_AGENT = "APN/1.0 HashiCorp/1.0 Terraform/1.9.5 terraform-provider-aws/5.62.0"
+
+
+def _signals(assessment: ThreatAssessment) -> str:
+    return assessment.summary.split("Signals: ", 1)[-1]
+
+
+def test_benign_aws_service_principal_and_human_root() -> None:
+    root_by_elb = {"type": "Root", "arn": "arn:aws:iam::123456789012:root",
+                   "invokedBy": "elasticloadbalancing.amazonaws.com"}
+    service = [_ct_event(f"s{i}", name, "2026-08-21T01:31:22Z", "elasticloadbalancing.amazonaws.com", root_by_elb,
+                         agent="elasticloadbalancing.amazonaws.com")
+               for i, name in enumerate(("CreateNetworkInterface", "DeleteNetworkInterface"))]
+    assessment, actions = score_evidence([{"tool": "cloudtrail_lookup_events", "output": service,
+                                           "evidence_id": "E1"}], {"text": "Root Account Usage"})
+    assert assessment.verdict == "false_positive" and not actions
+    assert "aws_service_principal (-2: caller is elasticloadbalancing.amazonaws.com)" in assessment.summary
+    # a person using root (no invokedBy) in the same evidence: no service explanation
+    person = _ct_event("p1", "ConsoleLogin", "2026-08-21T01:40:00Z", "185.199.108.77",
+                       {"type": "Root", "arn": "arn:aws:iam::123456789012:root"})
+    assessment, _ = score_evidence([{"tool": "cloudtrail_lookup_events", "output": [*service, person],
+                                     "evidence_id": "E1"}], {"text": ""})
+    assert "aws_service_principal" not in assessment.summary and assessment.verdict != "false_positive"
+
+
+def test_benign_ci_automation_with_ticket_and_history() -> None:
+    week_ago = _ct_event("w1", "CreatePolicyVersion", "2026-08-13T02:05:00Z", "198.51.100.40", CI_ROLE,
+                         agent=IAC_AGENT, policyArn="arn:aws:iam::123456789012:policy/app-runtime")
+    today = _ct_event("t1", "CreatePolicyVersion", "2026-08-20T02:05:00Z", "198.51.100.40", CI_ROLE,
+                      agent=IAC_AGENT, policyArn="arn:aws:iam::123456789012:policy/app-runtime",
+                      tags=[{"key": "change", "value": "CHG0048213"}])
+    observations = [{"tool": "cloudtrail_lookup_events", "output": [week_ago, today], "evidence_id": "E1"},
+                    {"tool": "ip_reputation", "output": {"Indicator": "198.51.100.40", "Type": "ip", "Score": 1},
+                     "evidence_id": "E2"}]
+    assessment, actions = score_evidence(observations, {"text": "IAM policy changed outside business hours"})
+    signals = _signals(assessment)
+    for feature in ("automation_identity (-1:", "iac_user_agent (-0.5:", "change_ticket (-1.5: CHG0048213)",
+                    "principal_baseline (-1:", "known_good_ips (-1.5:", "iam_policy_change (+1:"):
+        assert feature in signals, feature
+    assert assessment.verdict == "false_positive" and not actions
+    # the same change with no history: still no "principal_baseline"
+    assessment, _ = score_evidence([{"tool": "cloudtrail_lookup_events", "output": [today], "evidence_id": "E1"}],
+                                   {"text": ""})
+    assert "principal_baseline" not in assessment.summary and "automation_identity" in assessment.summary
+
+
+def test_benign_denied_only_workload_misconfiguration() -> None:
+    role = {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/orders-fn-role/orders-fn",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/orders-fn-role"}}}
+    denied = [{**_ct_event(f"d{i}", "GetSecretValue", f"2026-08-18T14:0{i}:00Z", "10.42.17.201", role,
+                           error="AccessDenied"), "vpcEndpointId": "vpce-0a1b2c3d"} for i in range(6)]
+    assessment, _ = score_evidence([{"tool": "cloudtrail_lookup_events", "output": denied, "evidence_id": "E1"}],
+                                   {"text": ""})
+    assert "access_denied_burst (+1.5" in assessment.summary and "denied_only_workload (-2" in assessment.summary
+    assert assessment.verdict != "true_positive"
+    # the same role then succeeds at a privilege change: not a misconfiguration any more
+    grant = _ct_event("g1", "PutRolePolicy", "2026-08-18T14:09:00Z", "10.42.17.201", role,
+                      policyDocument='{"Statement": [{"Action": "secretsmanager:GetSecretValue"}]}')
+    assessment, _ = score_evidence([{"tool": "cloudtrail_lookup_events", "output": [*denied, grant],
+                                     "evidence_id": "E1"}], {"text": ""})
+    assert "denied_only_workload" not in assessment.summary
+    # an IAM user (not a workload role) from a public address: no benign reading
+    user = [_ct_event(f"u{i}", "GetSecretValue", "2026-08-18T14:00:00Z", "203.0.113.9",
+                      {"type": "IAMUser", "userName": "bob"}, error="AccessDenied") for i in range(6)]
+    assessment, _ = score_evidence([{"tool": "cloudtrail_lookup_events", "output": user, "evidence_id": "E1"}],
+                                   {"text": ""})
+    assert "denied_only_workload" not in assessment.summary
+
+
+def test_benign_ueba_baseline_prior_notables_and_ticket_patterns() -> None:
+    usual = {"Username": "svc-scan", "RiskScore": 25, "AverageRiskScore": 20.0}
+    assessment, _ = score_evidence([{"tool": "ueba_user_risk", "output": usual, "evidence_id": "E1"}], {"text": ""})
+    assert "ueba_at_baseline (-0.5: svc-scan risk 25 (average 20))" in assessment.summary
+    jump = {**usual, "AverageRiskScore": 5.0}
+    assessment, _ = score_evidence([{"tool": "ueba_user_risk", "output": jump, "evidence_id": "E1"}], {"text": ""})
+    assert "ueba_at_baseline" not in assessment.summary
+
+    def notable(disposition: str) -> dict[str, Any]:
+        return {"search_name": "AWS - Root Account Usage - Rule", "status_label": "Closed",
+                "disposition": disposition, "_time": "2026-08-03T09:12:10Z"}
+    closed = [notable("False Positive"), notable("False Positive"), {"search_name": "AWS - Root Account Usage - Rule"}]
+    assessment, _ = score_evidence([{"tool": "splunk_search", "output": {"Splunk.Result": closed},
+                                     "evidence_id": "E1"}], {"text": ""})
+    assert "prior_alerts_closed_fp (-1: 2 earlier 'AWS - Root Account Usage - Rule'" in assessment.summary
+    assessment, _ = score_evidence([{"tool": "splunk_search", "output": [*closed, notable("True Positive")],
+                                     "evidence_id": "E1"}], {"text": ""})
+    assert "prior_alerts_closed_fp" not in assessment.summary
+
+    for text in ("CHG0048213", "RFC-1234", '"ticket": "OPS-2291"', '{"key": "change-ticket", "value": "OPS-2291"}',
+                 "fixed under ticket OPS-2291", '"standard_change": "STD-0042 weekly scan"'):
+        assert CHANGE_TICKET_RE.search(text), text
+    for text in ("SHA-256", "TLS-1 handshake", "UTF-8", '"cipher": "AES-128"', "ops-2291 ticket"):
+        assert not CHANGE_TICKET_RE.search(text), text
+
+
+def test_benign_guard_spoofed_automation_text_from_bad_ip_stays_malicious() -> None:
+    """Abuse guard: a Terraform user agent and a change number are text the attacker writes; with a bad IP
+    and AdministratorAccess attached by a plain IAM user they must not talk the verdict down."""
+    mallory = {"type": "IAMUser", "userName": "mallory", "arn": "arn:aws:iam::123456789012:user/mallory",
+               "accessKeyId": "AKIAMALLORYEXAMPLE01"}
+    attach = _ct_event("a1", "AttachUserPolicy", "2026-08-20T02:05:00Z", "45.148.10.240", mallory, agent=IAC_AGENT,
+                       userName="mallory", policyArn="arn:aws:iam::aws:policy/AdministratorAccess",
+                       tags=[{"key": "change", "value": "CHG0048213"}])
+    bad_ip = {"tool": "ip_reputation", "output": {"Indicator": "45.148.10.240", "Type": "ip", "Score": 3},
+              "evidence_id": "E2"}
+    incident = {"text": "Approved Terraform change CHG0048213 (change request) - policy attached"}
+    assessment, actions = score_evidence([{"tool": "cloudtrail_lookup_events", "output": [attach],
+                                           "evidence_id": "E1"}, bad_ip], incident)
+    assert assessment.verdict == "true_positive" and assessment.threat_level in ("high", "critical")
+    signals = _signals(assessment)
+    assert "iac_user_agent (+0:" in signals and "change_ticket (+0:" in signals
+    assert "not counted: attacker-controllable text without corroboration" in signals
+    pairs = [(a.action, a.args) for a in actions]
+    assert ("iam_detach_user_policy", {"user_name": "mallory",
+                                       "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}) in pairs
+    assert ("block_ip", {"ip": "45.148.10.240"}) in pairs
+
+    # no reputation hit: the admin attach by a non-automation identity alone is still not benign
+    assessment, actions = score_evidence([{"tool": "cloudtrail_lookup_events", "output": [attach],
+                                           "evidence_id": "E1"}], incident)
+    assert assessment.verdict in ("true_positive", "suspicious") and actions
+
+    # a genuine CI identity with history and a ticket, but the call came from a malicious IP: the benign
+    # signals together subtract at most BENIGN_CAP_WITH_HARD_MALICE
+    history = [_ct_event(f"h{i}", "AttachRolePolicy", when, "45.148.10.240", CI_ROLE, agent=IAC_AGENT,
+                         roleName="app", policyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+               for i, when in enumerate(("2026-08-13T02:05:00Z", "2026-08-20T02:05:00Z"))]
+    assessment, _ = score_evidence([{"tool": "cloudtrail_lookup_events", "output": history, "evidence_id": "E1"},
+                                    bad_ip], incident)
+    assert assessment.verdict == "true_positive"
+    assert f"benign signals capped at -{BENIGN_CAP_WITH_HARD_MALICE:g}" in assessment.summary
+    assert "automation_identity" in assessment.summary and "principal_baseline" not in assessment.summary

@@ -67,15 +67,21 @@ ARN_RE = re.compile(r"\barn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[A-Za-z0-9_+
 IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 EMAIL_RE = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 
-# Keys whose values name a user in the vendor records we ingest (CloudTrail, Okta, API gateways, XSOAR).
+# Keys whose values name a user in the vendor records we ingest (CloudTrail, Okta, API gateways, XSOAR):
+# ``usernames`` is XSOAR's standard Users incident field, ``src_user`` the Splunk CIM acting user.
 USER_KEYS = frozenset({
     "username", "user_name", "user", "principal", "alternateid", "sourceusername", "targetusername",
-    "accountname", "account", "login", "actor_user",
+    "accountname", "account", "login", "actor_user", "usernames", "src_user", "srcuser",
 })
 HOST_KEYS = frozenset({"hostname", "host", "devicename", "computername", "sourcehostname", "destinationhostname"})
 IP_KEYS = frozenset({"sourceipaddress", "sourceip", "ipaddress", "ip", "src_ip", "srcip", "clientip", "remoteip",
                      "destinationip", "dest_ip"})
-NOT_A_USER = frozenset({"", "root", "unknown", "anonymous", "null", "none", "-", "n/a"})
+# Placeholders, never a principal. "root" is NOT here: the AWS root identity must be usable for look-ups
+# (CloudTrail Username=root) - actions against it stay denied by the policy predicate root-account-deny.
+NOT_A_USER = frozenset({"", "unknown", "anonymous", "null", "none", "-", "n/a"})
+# "role/session" as Splunk CIM src_user and assumed-role ARNs write an AWS role session: both halves are
+# look-up values (CloudTrail LookupEvents Username of an assumed role is its session name).
+ROLE_SESSION_RE = re.compile(r"^([A-Za-z0-9_+=,.@-]{1,64})/([A-Za-z0-9_+=,.@-]{2,64})$")
 
 
 class Entities(BaseModel):
@@ -164,7 +170,11 @@ def extract_entities(value: Any, _found: Entities | None = None, _key: str = "",
         if key in USER_KEYS and text.lower() not in NOT_A_USER and len(text) <= 128 and "\n" not in text:
             if EMAIL_RE.fullmatch(text):
                 found.add("emails", text)
-            if not ARN_RE.match(text):
+            session = ROLE_SESSION_RE.match(text)
+            if session:
+                found.add("users", session.group(1))
+                found.add("users", session.group(2))
+            elif not ARN_RE.match(text):
                 found.add("users", text)
         elif key in HOST_KEYS and 0 < len(text) <= 253 and " " not in text:
             found.add("hosts", text)

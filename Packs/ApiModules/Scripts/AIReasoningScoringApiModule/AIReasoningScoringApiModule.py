@@ -1,0 +1,776 @@
+"""AI Reasoning engine - the deterministic reasoner's evidence scoring (rules over tool outputs, no model).
+
+``score_evidence`` recognises vendor records inside tool outputs (CloudTrail, Okta System Log, API gateway
+access logs, DBotScore/AbuseIPDB, Exabeam, SIEM notables), turns them into named features with the documented
+weights in WEIGHTS, applies the benign-evidence guard (attacker-controllable text needs corroboration; hard
+malicious evidence caps what benign context can subtract) and maps findings to response actions with
+FINDING_ACTIONS. The ART module star-imports this one; the deterministic ModelClient lives there.
+
+Platform-neutral: nothing here imports demistomock or CommonServerPython.
+"""
+
+from AIReasoningProvidersApiModule import *  # noqa: F403
+
+# isort: split
+
+import ipaddress  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+from collections import Counter, defaultdict  # noqa: E402
+from collections.abc import Iterable, Iterator  # noqa: E402
+from datetime import datetime  # noqa: E402
+from typing import Any  # noqa: E402
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def one_line(text: str, limit: int) -> str:
+    """Whitespace collapsed and cut to ``limit`` characters (trace lines, table cells, error texts)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic reasoner: features, weight table, findings -> actions
+# --------------------------------------------------------------------------------------------
+
+WEIGHTS: dict[str, float] = {
+    "ip_malicious": 3.0,
+    "ip_suspicious": 1.0,
+    "hosting_or_proxy_ip": 0.5,
+    "sensitive_call_from_bad_ip": 2.0,
+    "iam_persistence": 1.5,
+    "iam_admin_escalation": 3.0,
+    "iam_policy_change": 1.0,
+    "logging_disabled": 3.0,
+    "access_denied_burst": 1.5,
+    "okta_bruteforce_then_success": 2.5,
+    "okta_new_country": 1.0,
+    "okta_mfa_reset": 1.5,
+    "okta_session_bad_ip": 2.0,
+    "api_key_from_bad_ip": 2.0,
+    "api_volume_anomaly": 1.5,
+    "api_sensitive_paths": 1.0,
+    "ueba_high_risk": 1.5,
+    "ueba_medium_risk": 0.5,
+    "known_good_ips": -1.5,
+    "mfa_present": -1.0,
+    "change_ticket": -1.5,
+    "routine_rotation": -1.5,
+    "ueba_low_risk": -0.5,
+    "no_sensitive_activity": -1.0,
+    "aws_service_principal": -2.0,
+    "automation_identity": -1.0,
+    "iac_user_agent": -0.5,
+    "principal_baseline": -1.0,
+    "denied_only_workload": -2.0,
+    "ueba_at_baseline": -0.5,
+    "prior_alerts_closed_fp": -1.0,
+}
+"""Weights of the deterministic reasoner (positive = malicious, negative = benign); each counts once.
+
+| feature | weight | fires when (fields of the real commands' outputs) |
+|---|---|---|
+| ip_malicious | +3.0 | DBotScore.Score 3 for an IP, IP.Malicious, or AbuseIPDB AbuseConfidenceScore >= 75 |
+| ip_suspicious | +1.0 | DBotScore.Score 2 or AbuseConfidenceScore 25-74 (and no malicious IP) |
+| hosting_or_proxy_ip | +0.5 | AbuseIPDB UsageType data center/hosting/VPN, or Okta securityContext.isProxy |
+| sensitive_call_from_bad_ip | +2.0 | persistence/escalation/evasion CloudTrail event from a malicious IP |
+| iam_persistence | +1.5 | CreateAccessKey, CreateLoginProfile, UpdateLoginProfile, CreateUser (not a rotation) |
+| iam_admin_escalation | +3.0 | Attach*Policy with AdministratorAccess/IAMFullAccess, inline "*" policy |
+| iam_policy_change | +1.0 | PutUserPolicy, PutRolePolicy, CreatePolicyVersion, AddUserToGroup, ... (non-admin) |
+| logging_disabled | +3.0 | DeleteTrail, StopLogging, UpdateTrail, PutEventSelectors, DeleteFlowLogs, DeleteDetector |
+| access_denied_burst | +1.5 | >= 5 CloudTrail events with errorCode AccessDenied / UnauthorizedOperation |
+| okta_bruteforce_then_success | +2.5 | >= 3 failed Okta sign-ins then a success for the same user (Okta.Logs.Events) |
+| okta_new_country | +1.0 | a user's successful Okta sign-ins come from more than one country |
+| okta_mfa_reset | +1.5 | user.mfa.factor.deactivate / reset_all, or DeactivateMFADevice in CloudTrail |
+| okta_session_bad_ip | +2.0 | a successful Okta event from a malicious IP |
+| api_key_from_bad_ip | +2.0 | API gateway records (Splunk.Result) or CloudTrail calls with a key from a malicious IP |
+| api_volume_anomaly | +1.5 | >= 100 requests, >= 20 HTTP 401/403, or >= 50 MB returned for one key |
+| api_sensitive_paths | +1.0 | API paths under admin, export, dump, keys, secrets, credentials, users, billing |
+| ueba_high_risk | +1.5 | Exabeam.User RiskScore >= 90 (the integration's notable threshold) |
+| ueba_medium_risk | +0.5 | RiskScore 50-89 |
+| known_good_ips | -1.5 | every IP seen has DBotScore 1 or is private, and none is bad |
+| mfa_present | -1.0 | mfaAuthenticated=true / MFAUsed=Yes, or an Okta MFA success, and no MFA reset |
+| change_ticket | -1.5 | CHG/RFC/CR number, or a JIRA-style key next to ticket/change/jira (SPOOFABLE) |
+| routine_rotation | -1.5 | CreateAccessKey plus Delete/UpdateAccessKey by the same user, no malicious IP |
+| ueba_low_risk | -0.5 | RiskScore < 20 |
+| no_sensitive_activity | -1.0 | logs were searched and show no sensitive event, failure burst or bad IP |
+| aws_service_principal | -2.0 | CloudTrail caller is an AWS service; no human root use, no other sensitive change |
+| automation_identity | -1.0 | assumed-role session federated by a CI/CD OIDC provider (recorded by STS) |
+| iac_user_agent | -0.5 | Terraform, Pulumi, CloudFormation, CDK, Crossplane, Ansible user agent (SPOOFABLE) |
+| principal_baseline | -1.0 | same principal and event names >= 20 h earlier, same IP; no novel sensitive call |
+| denied_only_workload | -2.0 | AccessDenied only from assumed-role sessions on private IPs or VPC endpoints, no bad |
+| | | IP, no successful persistence, escalation or evasion call by those roles (misconfiguration) |
+| ueba_at_baseline | -0.5 | RiskScore 20-49, within 10 points of the user's own AverageRiskScore |
+| prior_alerts_closed_fp | -1.0 | >= 2 earlier notables or incidents of the same rule closed FP, none closed TP |
+
+Where the benign signals come from (fields a tenant's tools return, never the scenario's answer):
+
+- aws_service_principal: ``userIdentity.invokedBy``, ``userIdentity.type`` AWSService, ``eventType``
+  AwsServiceEvent, or ``sourceIPAddress`` a service host (elasticloadbalancing.amazonaws.com). CloudTrail writes
+  these, the caller cannot; ELB and Auto Scaling act as the account's root with invokedBy set (the CIS root-usage
+  filter excludes them). A Root record without invokedBy (a person using root) or another identity's successful
+  sensitive change in the same evidence stops it.
+- automation_identity: ``sessionContext.webIdFederationData.federatedProvider`` or a WebIdentityUser's
+  ``identityProvider`` naming GitHub Actions, GitLab, CircleCI, Bitbucket, Terraform Cloud, Azure DevOps or
+  Buildkite. STS records the provider; only workflows the role's trust policy admits can mint the token.
+- principal_baseline: history inside the evidence (CloudTrail look-ups return days of events): the same
+  principal (the role behind a session, the user, root) made the same calls before, from the same address.
+- denied_only_workload: CloudTrail ``errorCode`` AccessDenied, ``userIdentity.type`` AssumedRole,
+  ``vpcEndpointId`` or a private ``sourceIPAddress``: a role that is refused and never succeeds at a privilege
+  change is misconfigured, not escalating. It offsets access_denied_burst, it does not hide successes.
+- ueba_at_baseline: Exabeam's own per-user ``AverageRiskScore``; prior_alerts_closed_fp: Splunk ES notables'
+  ``disposition`` / ``status_label`` or XSOAR ``closeReason`` set by analysts.
+
+Benign-evidence guard (``_guarded_weights``), because benign context is the cheapest thing for an attacker to fake:
+
+- SPOOFABLE features (change_ticket, iac_user_agent) come from text the actor controls (user agent, request
+  parameters, tags, alert descriptions). They count only when corroborated by a feature the actor cannot
+  write: automation_identity, aws_service_principal, principal_baseline, prior_alerts_closed_fp or
+  routine_rotation. Uncorroborated they are listed as "not counted" with weight 0, so a typed "CHG0001234"
+  plus a Terraform user agent never turns an alert into a false positive on their own.
+- When any HARD malicious feature fired (ip_malicious, sensitive_call_from_bad_ip, api_key_from_bad_ip,
+  okta_session_bad_ip, okta_bruteforce_then_success, logging_disabled, iam_admin_escalation by an identity
+  that is not a corroborated CI/CD automation identity, okta_mfa_reset together with a bad IP or a new
+  country), all benign features together subtract at most BENIGN_CAP_WITH_HARD_MALICE (1.0), scaled
+  proportionally; a known-good IP or a change ticket cannot cancel a malicious IP or an admin-policy attach.
+
+Verdict: score >= 4 true_positive, >= 2 suspicious, <= -2 false_positive, else inconclusive. Confidence =
+min(0.95, 0.35 + 0.1 * |score| + 0.05 * data sources (max 3)), 0.2 without data; below CONFIDENCE_THRESHOLD the
+verdict is inconclusive (a human decides). Threat level: score >= 7 critical, >= 4 high, >= 2 medium, > 0 low,
+else none (false positives: none).
+"""
+
+CONFIDENCE_THRESHOLD = 0.6
+
+ATTACK_IDS: dict[str, list[str]] = {
+    "iam_persistence": ["T1098.001"],
+    "iam_admin_escalation": ["T1098.003"],
+    "iam_policy_change": ["T1098"],
+    "logging_disabled": ["T1562.008"],
+    "access_denied_burst": ["T1580"],
+    "okta_bruteforce_then_success": ["T1110", "T1078.004"],
+    "okta_new_country": ["T1078.004"],
+    "okta_mfa_reset": ["T1556.006"],
+    "okta_session_bad_ip": ["T1078.004"],
+    "api_key_from_bad_ip": ["T1078.004", "T1552.001"],
+    "sensitive_call_from_bad_ip": ["T1078.004"],
+    "api_volume_anomaly": ["T1530"],
+    "api_sensitive_paths": ["T1530"],
+}
+
+FINDING_ACTIONS: dict[str, list[tuple[str, dict[str, str]]]] = {
+    "key_used_from_bad_ip": [("iam_deactivate_access_key", {"user_name": "user", "access_key_id": "key"})],
+    "attacker_created_key": [("iam_deactivate_access_key", {"user_name": "user", "access_key_id": "key"})],
+    "admin_policy_attached": [("iam_detach_user_policy", {"user_name": "user", "policy_arn": "policy_arn"})],
+    "malicious_ip": [("block_ip", {"ip": "ip"})],
+    "okta_account_compromised": [("okta_suspend_user", {"username": "login"}),
+                                 ("okta_clear_user_sessions", {"user_id": "okta_id"})],
+}
+"""Findings -> response actions of the deterministic reasoner (tiers come from the policy, not from here).
+
+| finding | evidence | action (registry tool) | args from |
+|---|---|---|---|
+| key_used_from_bad_ip | CloudTrail/API records: key used from a malicious IP | iam_deactivate_access_key | user, key |
+| attacker_created_key | CreateAccessKey from a malicious IP | iam_deactivate_access_key | user, new key |
+| admin_policy_attached | AttachUserPolicy with an administrator policy | iam_detach_user_policy | user, policy ARN |
+| malicious_ip | an IP with DBotScore 3 involved in the activity | block_ip | ip |
+| okta_account_compromised | brute force + success, bad-IP session, MFA reset + country | okta_suspend_user | login |
+| okta_account_compromised | (same) | okta_clear_user_sessions | Okta user id |
+
+Actions are proposed only for true_positive and suspicious verdicts.
+"""
+
+PERSISTENCE_EVENTS = frozenset({"CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile", "CreateUser"})
+ESCALATION_EVENTS = frozenset({"AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy", "PutUserPolicy",
+                               "PutRolePolicy", "PutGroupPolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion",
+                               "UpdateAssumeRolePolicy", "AddUserToGroup"})
+EVASION_EVENTS = frozenset({"DeleteTrail", "StopLogging", "UpdateTrail", "PutEventSelectors", "DeleteFlowLogs",
+                            "DeleteDetector", "DisableSecurityHub"})
+MFA_RESET_EVENTS = frozenset({"user.mfa.factor.deactivate", "user.mfa.factor.reset_all", "DeactivateMFADevice",
+                              "DeleteVirtualMFADevice"})
+ADMIN_POLICY_RE = re.compile(r"AdministratorAccess|IAMFullAccess|:policy/.*admin", re.IGNORECASE)
+# ServiceNow-style change numbers anywhere; JIRA-style keys (OPS-2291, STD-0042) only next to a ticket word or
+# key (``"ticket": "OPS-2291"``, ``{"key": "change-ticket", "value": "OPS-2291"}``, "ticket OPS-2291"), because
+# on their own SHA-256 or TLS-1 look the same.
+CHANGE_TICKET_RE = re.compile(
+    r"\b(?:CHG|CR|RFC)[-_ ]?\d{3,}\b|\bchange (?:ticket|request)\b"
+    r"|(?i:ticket|change|jira|issue)[A-Za-z_-]*[\"']?\s*(?:[:=#]|,\s*[\"']?value[\"']?\s*:)?\s*[\"']?\s*"
+    r"(?-i:[A-Z][A-Z0-9]{1,9}-\d{1,7})\b", re.IGNORECASE)
+# Callers CloudTrail itself names as AWS services (sourceIPAddress of a service call is the service's host name).
+AWS_SERVICE_HOST_RE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.amazonaws\.com$")
+# OIDC issuers of CI/CD systems that federate into AWS roles (STS records the provider in the session context).
+CI_OIDC_PROVIDER_RE = re.compile(
+    r"token\.actions\.githubusercontent\.com|gitlab\.|oidc\.circleci\.com|api\.bitbucket\.org|app\.terraform\.io"
+    r"|vstoken\.dev\.azure\.com|agent\.buildkite\.com", re.IGNORECASE)
+IAC_AGENT_RE = re.compile(r"\bTerraform/|terraform-provider-|\bPulumi\b|pulumi-aws|\bCloudFormation\b|"
+                          r"cloudformation\.amazonaws\.com|aws-cdk|\bcdk/|crossplane|\bansible\b", re.IGNORECASE)
+NOTABLE_FP_RE = re.compile(r"false.?positive|benign", re.IGNORECASE)
+NOTABLE_TP_RE = re.compile(r"true.?positive|malicious|compromis", re.IGNORECASE)
+BASELINE_MIN_HOURS = 20
+SPOOFABLE_FEATURES = frozenset({"change_ticket", "iac_user_agent"})
+CORROBORATING_FEATURES = frozenset({"automation_identity", "aws_service_principal", "principal_baseline",
+                                    "prior_alerts_closed_fp", "routine_rotation"})
+HARD_MALICIOUS_FEATURES = frozenset({"ip_malicious", "sensitive_call_from_bad_ip", "api_key_from_bad_ip",
+                                     "okta_session_bad_ip", "okta_bruteforce_then_success", "logging_disabled"})
+BENIGN_CAP_WITH_HARD_MALICE = 1.0
+SENSITIVE_PATH_RE = re.compile(r"/(?:admin|export|dump|keys?|secrets?|credentials?|users|billing)\b", re.IGNORECASE)
+HOSTING_RE = re.compile(r"data ?cent|hosting|transit|vpn|proxy|tor\b", re.IGNORECASE)
+OKTA_SIGNIN_RE = re.compile(r"^user\.(?:session\.start|authentication\.)")
+
+
+class _Facts:
+    """Normalised facts from all observations (deduplicated by vendor event ids)."""
+
+    def __init__(self) -> None:
+        self.ip_score: dict[str, int] = {}
+        self.ip_usage: dict[str, str] = {}
+        self.ip_refs: dict[str, set[str]] = defaultdict(set)
+        self.ct: dict[str, dict[str, Any]] = {}
+        self.okta: dict[str, dict[str, Any]] = {}
+        self.api: dict[str, dict[str, Any]] = {}
+        self.ueba: dict[str, tuple[float, str]] = {}
+        self.okta_ids: dict[str, str] = {}
+        self.texts: list[tuple[str, str]] = []
+        self.sources: set[str] = set()
+        self.proxy_ips: set[str] = set()
+        self.ueba_avg: dict[str, float] = {}
+        self.notables: list[dict[str, Any]] = []
+
+
+def _get(record: dict[str, Any], *path: str) -> Any:
+    """Nested lookup that also reads Splunk's flattened keys (``userIdentity.userName``)."""
+    value: Any = record
+    for position, key in enumerate(path):
+        if not isinstance(value, dict):
+            return None
+        if key not in value:
+            return value.get(".".join(path[position:]))
+        value = value[key]
+    return value
+
+
+def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 12:
+        return
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _walk(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item, depth + 1)
+    elif isinstance(value, str) and value.strip().startswith("{") and len(value) < 200_000:
+        try:
+            yield from _walk(json.loads(value), depth + 1)
+        except ValueError:
+            return
+
+
+def _ct_record(record: dict[str, Any]) -> dict[str, Any] | None:
+    raw = record.get("CloudTrailEvent")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = None
+    if isinstance(raw, dict) and raw.get("eventName"):
+        return raw
+    if record.get("eventName") and (record.get("eventSource") or record.get("userIdentity")):
+        return record
+    if record.get("EventName") and record.get("EventId"):
+        return {"eventName": record["EventName"], "eventID": record["EventId"], "eventTime": record.get("EventTime"),
+                "userIdentity": {"userName": record.get("Username"), "accessKeyId": record.get("AccessKeyId")}}
+    return None
+
+
+def _collect_record(record: dict[str, Any], evidence_id: str, facts: _Facts) -> None:
+    if isinstance(record.get("_raw"), dict):
+        return  # a Splunk result: its parsed _raw record is visited next and has the nested fields
+    ct = _ct_record(record)
+    if ct is not None:
+        key = str(ct.get("eventID") or digest(ct))
+        facts.ct.setdefault(key, {**ct, "_eid": evidence_id})
+        facts.sources.add("cloudtrail")
+        return
+    if record.get("eventType") and isinstance(record.get("outcome"), dict):
+        facts.okta.setdefault(str(record.get("uuid") or digest(record)), {**record, "_eid": evidence_id})
+        facts.sources.add("okta")
+        return
+    if record.get("httpMethod") and record.get("path"):
+        facts.api.setdefault(str(record.get("requestId") or digest(record)), {**record, "_eid": evidence_id})
+        facts.sources.add("api")
+        return
+    if (record.get("search_name") or record.get("rule_name") or record.get("closeReason")) and (
+            record.get("disposition") or record.get("status_label") or record.get("closeReason")):
+        facts.notables.append({**record, "_eid": evidence_id})  # a SIEM notable / incident with its closure
+        facts.sources.add("siem")
+        return
+    _collect_reputation(record, evidence_id, facts)
+    if isinstance(record.get("RiskScore"), (int, float)):
+        user = str(record.get("Username") or record.get("UserName") or "")
+        facts.ueba[user] = (float(record["RiskScore"]), evidence_id)
+        if isinstance(record.get("AverageRiskScore"), (int, float)):
+            facts.ueba_avg[user] = float(record["AverageRiskScore"])
+        facts.sources.add("ueba")
+    if record.get("ID") and record.get("Username") and record.get("Type", "Okta") == "Okta":
+        facts.okta_ids[str(record["Username"]).lower()] = str(record["ID"])
+
+
+def _collect_reputation(record: dict[str, Any], evidence_id: str, facts: _Facts) -> None:
+    ip = record.get("Indicator") if str(record.get("Type", "")).lower() == "ip" else record.get("Address")
+    if not isinstance(ip, str) or not _valid_ip_text(ip):
+        return
+    score = None
+    if isinstance(record.get("Score"), (int, float)) and record.get("Indicator"):
+        score = int(record["Score"])
+    if record.get("Malicious"):
+        score = 3
+    confidence = record.get("AbuseConfidenceScore")
+    if isinstance(confidence, (int, float)):
+        score = max(score or 0, 3 if confidence >= 75 else 2 if confidence >= 25 else 0)
+    if record.get("UsageType"):
+        facts.ip_usage[ip] = str(record["UsageType"])
+    if score is not None:
+        facts.ip_score[ip] = max(facts.ip_score.get(ip, 0), score)
+        facts.ip_refs[ip].add(evidence_id)
+        facts.sources.add("reputation")
+
+
+def _collect(observations: list[dict[str, Any]], incident: Any) -> _Facts:
+    facts = _Facts()
+    for obs in observations:
+        eid = str(obs.get("evidence_id") or "")
+        for record in _walk(obs.get("output")):
+            _collect_record(record, eid, facts)
+        facts.texts.append((eid, json.dumps(obs.get("output"), default=str)[:200_000]))
+    text = incident.get("text", "") if isinstance(incident, dict) else f"{incident.name} {incident.details}"
+    facts.texts.append(("", str(text)))
+    return facts
+
+
+def _is_internal(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_private
+    except ValueError:
+        return False
+
+
+class _Scoring:
+    """Features found (name -> evidence ids, detail) and findings (name -> bindings) for one evidence set."""
+
+    def __init__(self) -> None:
+        self.features: dict[str, tuple[set[str], str]] = {}
+        self.findings: list[tuple[str, dict[str, str], set[str]]] = []
+        self.users: list[str] = []
+        self.keys: list[str] = []
+        self.ips: list[str] = []
+        self.hard: set[str] = set()  # hard malicious evidence beyond HARD_MALICIOUS_FEATURES (see the guard)
+
+    def fire(self, name: str, refs: Iterable[str], detail: str) -> None:
+        current = self.features.setdefault(name, (set(), detail))
+        current[0].update(r for r in refs if r)
+
+    def find(self, name: str, binding: dict[str, str], refs: Iterable[str]) -> None:
+        if all(binding.values()) and (name, binding) not in [(n, b) for n, b, _ in self.findings]:
+            self.findings.append((name, binding, {r for r in refs if r}))
+
+    def affected(self, users: Iterable[str] = (), keys: Iterable[str] = (), ips: Iterable[str] = ()) -> None:
+        for bucket, values in ((self.users, users), (self.keys, keys), (self.ips, ips)):
+            for value in values:
+                if value and value not in bucket:
+                    bucket.append(value)
+
+
+def _ct_fields(ev: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """(event name, source ip, acting user, access key, error code) of a CloudTrail record."""
+    user = _get(ev, "userIdentity", "userName") or str(_get(ev, "userIdentity", "arn") or "").rsplit("/", 1)[-1]
+    return (str(ev.get("eventName") or ""), str(ev.get("sourceIPAddress") or ""), str(user or ""),
+            str(_get(ev, "userIdentity", "accessKeyId") or ""), str(ev.get("errorCode") or ""))
+
+
+def _score_cloudtrail(facts: _Facts, bad: set[str], s: _Scoring) -> None:
+    denied = [ev for ev in facts.ct.values() if re.search(r"AccessDenied|Unauthorized", _ct_fields(ev)[4])]
+    if len(denied) >= 5:
+        s.fire("access_denied_burst", (ev["_eid"] for ev in denied), f"{len(denied)} AccessDenied events")
+        s.affected(users=[_ct_fields(ev)[2] for ev in denied])
+    names = Counter()
+    for ev in facts.ct.values():
+        name, ip, user, key, error = _ct_fields(ev)
+        if error:
+            continue
+        names[(name, user)] += 1
+        params = {k: _get(ev, "requestParameters", k) for k in ("userName", "policyArn", "policyDocument",
+                                                               "groupName")}
+        sensitive = name in PERSISTENCE_EVENTS | ESCALATION_EVENTS | EVASION_EVENTS
+        if name in EVASION_EVENTS:
+            s.fire("logging_disabled", [ev["_eid"]], f"{name} by {user} from {ip}")
+        if name in ESCALATION_EVENTS:
+            policy = str(params.get("policyArn") or params.get("policyDocument") or params.get("groupName") or "")
+            admin = bool(ADMIN_POLICY_RE.search(policy)) or '"*"' in policy
+            s.fire("iam_admin_escalation" if admin else "iam_policy_change", [ev["_eid"]], f"{name} {policy[:80]}")
+            if admin and not _ct_ci_provider(ev):
+                s.hard.add("iam_admin_escalation")
+            if admin and name == "AttachUserPolicy":
+                s.find("admin_policy_attached", {"user": str(params.get("userName") or user),
+                                                 "policy_arn": str(params.get("policyArn") or "")}, [ev["_eid"]])
+            s.affected(users=[user, str(params.get("userName") or "")])
+        if name in MFA_RESET_EVENTS:
+            s.fire("okta_mfa_reset", [ev["_eid"]], f"{name} by {user}")
+        if ip in bad:
+            s.fire("api_key_from_bad_ip", [ev["_eid"]], f"{name} with {key or user} from {ip}")
+            s.find("key_used_from_bad_ip", {"user": user, "key": key}, [ev["_eid"]])
+            s.affected(users=[user], keys=[key], ips=[ip])
+            if sensitive:
+                s.fire("sensitive_call_from_bad_ip", [ev["_eid"]], f"{name} from {ip}")
+            new_key = _get(ev, "responseElements", "accessKey", "accessKeyId")
+            if name == "CreateAccessKey" and new_key:
+                target = str(params.get("userName") or _get(ev, "responseElements", "accessKey", "userName") or user)
+                s.find("attacker_created_key", {"user": target, "key": str(new_key)}, [ev["_eid"]])
+                s.affected(users=[target], keys=[str(new_key)])
+        if _get(ev, "userIdentity", "sessionContext", "attributes", "mfaAuthenticated") == "true" or \
+                _get(ev, "additionalEventData", "MFAUsed") == "Yes":
+            s.fire("mfa_present", [ev["_eid"]], f"MFA on {name}")
+    rotated = {user for (name, user) in names if name == "CreateAccessKey"} & {
+        user for (name, user) in names if name in ("DeleteAccessKey", "UpdateAccessKey")}
+    persistence = [ev for ev in facts.ct.values() if _ct_fields(ev)[0] in PERSISTENCE_EVENTS
+                   and not _ct_fields(ev)[4] and not (_ct_fields(ev)[2] in rotated and _ct_fields(ev)[1] not in bad)]
+    if persistence:
+        s.fire("iam_persistence", (ev["_eid"] for ev in persistence),
+               ", ".join(sorted({_ct_fields(ev)[0] for ev in persistence})))
+    if rotated and not any(_ct_fields(ev)[1] in bad for ev in facts.ct.values()):
+        s.fire("routine_rotation", (ev["_eid"] for ev in facts.ct.values() if _ct_fields(ev)[2] in rotated),
+               f"key rotation by {', '.join(sorted(rotated))}")
+
+
+def _ct_principal(ev: dict[str, Any]) -> str:
+    """The stable identity behind a CloudTrail record: the role for assumed-role sessions, else user / root."""
+    kind = str(_get(ev, "userIdentity", "type") or "")
+    if kind == "Root":
+        return "root"
+    issuer = _get(ev, "userIdentity", "sessionContext", "sessionIssuer", "arn")
+    if issuer:
+        return str(issuer)
+    arn = str(_get(ev, "userIdentity", "arn") or "")
+    if ":assumed-role/" in arn:
+        return arn.rsplit("/", 1)[0]
+    return _ct_fields(ev)[2] or arn
+
+
+def _ct_service_caller(ev: dict[str, Any]) -> str:
+    """The AWS service CloudTrail names as the caller (invokedBy, AWSService, service host as source), or ''."""
+    invoked = _get(ev, "userIdentity", "invokedBy")
+    if invoked:
+        return str(invoked)
+    if _get(ev, "userIdentity", "type") == "AWSService" or ev.get("eventType") == "AwsServiceEvent":
+        return str(_get(ev, "userIdentity", "invokedBy") or ev.get("sourceIPAddress") or "AWS service")
+    source = str(ev.get("sourceIPAddress") or "")
+    return source if AWS_SERVICE_HOST_RE.match(source) else ""
+
+
+def _ct_ci_provider(ev: dict[str, Any]) -> str:
+    """The CI/CD OIDC provider STS federated this session through (session context or WebIdentityUser), or ''."""
+    provider = str(_get(ev, "userIdentity", "sessionContext", "webIdFederationData", "federatedProvider") or "")
+    if not provider and _get(ev, "userIdentity", "type") == "WebIdentityUser":
+        provider = str(_get(ev, "userIdentity", "identityProvider") or "")
+    return provider if CI_OIDC_PROVIDER_RE.search(provider) else ""
+
+
+def _ct_time(ev: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(ev.get("eventTime") or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _score_cloudtrail_context(facts: _Facts, bad: set[str], s: _Scoring) -> None:
+    """Benign context CloudTrail itself records: service callers, CI federation, history, denied-only workloads."""
+    events = list(facts.ct.values())
+    if not events:
+        return
+    services = [ev for ev in events if _ct_service_caller(ev)]
+    human_root = [ev for ev in events if _get(ev, "userIdentity", "type") == "Root"
+                  and not _get(ev, "userIdentity", "invokedBy")]
+    others_changed = [ev for ev in events if not _ct_service_caller(ev) and not _ct_fields(ev)[4]
+                      and _ct_fields(ev)[0] in PERSISTENCE_EVENTS | ESCALATION_EVENTS | EVASION_EVENTS]
+    if services and not human_root and not others_changed:
+        s.fire("aws_service_principal", (ev["_eid"] for ev in services),
+               f"caller is {', '.join(sorted({_ct_service_caller(ev) for ev in services}))}")
+    federated = [ev for ev in events if _ct_ci_provider(ev)]
+    if federated:
+        roles = sorted({_ct_principal(ev).rsplit("/", 1)[-1] for ev in federated})
+        providers = sorted({_ct_ci_provider(ev).rsplit("/", 1)[-1] for ev in federated})
+        s.fire("automation_identity", (ev["_eid"] for ev in federated),
+               f"{', '.join(roles)} via OIDC {', '.join(providers)}")
+    iac = [ev for ev in events if IAC_AGENT_RE.search(str(ev.get("userAgent") or ""))]
+    if iac:
+        agent = IAC_AGENT_RE.search(str(iac[0].get("userAgent"))).group(0)  # type: ignore[union-attr]
+        s.fire("iac_user_agent", (ev["_eid"] for ev in iac), f"{agent.strip('/')} user agent")
+    _score_baseline(events, bad, s)
+    denied = [ev for ev in events if re.search(r"AccessDenied|Unauthorized", _ct_fields(ev)[4])]
+    workload = all(_get(ev, "userIdentity", "type") == "AssumedRole" and (
+        _is_internal(_ct_fields(ev)[1]) or ev.get("vpcEndpointId")) for ev in denied)
+    principals = {_ct_principal(ev) for ev in denied}
+    changed = [ev for ev in events if _ct_principal(ev) in principals and not _ct_fields(ev)[4]
+               and _ct_fields(ev)[0] in PERSISTENCE_EVENTS | ESCALATION_EVENTS | EVASION_EVENTS]
+    if denied and workload and not changed and not bad:
+        s.fire("denied_only_workload", (ev["_eid"] for ev in denied),
+               f"{len(denied)} denied calls from workload role(s) {', '.join(sorted(principals))[:120]}, "
+               "private source, no successful privilege change")
+
+
+def _score_baseline(events: list[dict[str, Any]], bad: set[str], s: _Scoring) -> None:
+    """Same principal, same event name, >= BASELINE_MIN_HOURS earlier from the same IPs: a routine, not news."""
+    seen: dict[tuple[str, str], list[tuple[datetime, str, str]]] = defaultdict(list)
+    for ev in events:
+        name, ip, _, _, error = _ct_fields(ev)
+        when = _ct_time(ev)
+        if when is not None and not error:
+            seen[(_ct_principal(ev), name)].append((when, ip, ev["_eid"]))
+    routine, refs = set(), set()
+    for pair, hits in seen.items():
+        hits.sort()
+        latest = hits[-1]
+        earlier = [h for h in hits if (latest[0] - h[0]).total_seconds() >= BASELINE_MIN_HOURS * 3600]
+        if earlier and latest[1] in {h[1] for h in earlier} and latest[1] not in bad:
+            routine.add(pair)
+            refs.update(h[2] for h in hits)
+    novel = [ev for ev in events if not _ct_fields(ev)[4] and (_ct_principal(ev), _ct_fields(ev)[0]) not in routine
+             and _ct_fields(ev)[0] in PERSISTENCE_EVENTS | ESCALATION_EVENTS | EVASION_EVENTS]
+    if routine and not novel:
+        names = sorted({name for _, name in routine})
+        s.fire("principal_baseline", refs, f"same calls earlier by the same principal: {', '.join(names)[:160]}")
+
+
+def _score_okta(facts: _Facts, bad: set[str], s: _Scoring) -> None:
+    by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ev in sorted(facts.okta.values(), key=lambda e: str(e.get("published") or "")):
+        by_user[str(_get(ev, "actor", "alternateId") or "")].append(ev)
+        ip = str(_get(ev, "client", "ipAddress") or "")
+        if _get(ev, "securityContext", "isProxy"):
+            facts.proxy_ips.add(ip)
+        if str(ev.get("eventType")) in MFA_RESET_EVENTS:
+            s.fire("okta_mfa_reset", [ev["_eid"]], f"{ev.get('eventType')} for {_get(ev, 'actor', 'alternateId')}")
+        if str(ev.get("eventType")).startswith("user.authentication.auth_via_mfa") and \
+                _get(ev, "outcome", "result") == "SUCCESS":
+            s.fire("mfa_present", [ev["_eid"]], "Okta MFA success")
+    for login, events in by_user.items():
+        failures, compromised, refs = 0, False, []
+        countries = Counter()
+        for ev in events:
+            result = _get(ev, "outcome", "result")
+            ip = str(_get(ev, "client", "ipAddress") or "")
+            signin = bool(OKTA_SIGNIN_RE.match(str(ev.get("eventType") or "")))
+            if signin and result in ("FAILURE", "DENY"):
+                failures += 1
+                refs.append(ev["_eid"])
+            elif result in ("SUCCESS", "ALLOW"):
+                if signin and failures >= 3:
+                    s.fire("okta_bruteforce_then_success", refs + [ev["_eid"]], f"{failures} failures then success "
+                                                                                f"for {login}")
+                    compromised = True
+                if signin and _get(ev, "client", "geographicalContext", "country"):
+                    countries[str(_get(ev, "client", "geographicalContext", "country"))] += 1
+                if ip in bad:
+                    s.fire("okta_session_bad_ip", [ev["_eid"]], f"{login} from {ip}")
+                    compromised = True
+                    s.affected(ips=[ip])
+        if len(countries) > 1:
+            s.fire("okta_new_country", (e["_eid"] for e in events), f"{login}: {', '.join(countries)}")
+        mfa_reset = any(str(e.get("eventType")) in MFA_RESET_EVENTS for e in events)
+        if compromised or (mfa_reset and len(countries) > 1):
+            actor_id = next((str(_get(e, "actor", "id")) for e in events if _get(e, "actor", "id")), "")
+            okta_id = facts.okta_ids.get(login.lower(), actor_id)
+            s.find("okta_account_compromised", {"login": login, "okta_id": okta_id}, (e["_eid"] for e in events))
+            s.affected(users=[login])
+
+
+def _score_api(facts: _Facts, bad: set[str], s: _Scoring) -> None:
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in facts.api.values():
+        by_key[str(rec.get("keyId") or "")].append(rec)
+    for key, recs in by_key.items():
+        refs = [r["_eid"] for r in recs]
+        denied = sum(1 for r in recs if r.get("status") in (401, 403))
+        volume = sum(int(r.get("responseBytes") or 0) for r in recs)
+        if len(recs) >= 100 or denied >= 20 or volume >= 50_000_000:
+            s.fire("api_volume_anomaly", refs, f"{len(recs)} requests, {denied} denied, {volume} bytes for {key}")
+        if any(SENSITIVE_PATH_RE.search(str(r.get("path"))) for r in recs):
+            s.fire("api_sensitive_paths", refs, f"sensitive paths for {key}")
+        for rec in recs:
+            if rec.get("sourceIp") in bad:
+                s.fire("api_key_from_bad_ip", [rec["_eid"]], f"{key} from {rec.get('sourceIp')}")
+                user = str(rec.get("principal") or "").rsplit("/", 1)[-1]
+                s.find("key_used_from_bad_ip", {"user": user, "key": key}, [rec["_eid"]])
+                s.affected(users=[user], keys=[key], ips=[str(rec["sourceIp"])])
+
+
+def _score_context(facts: _Facts, bad: set[str], s: _Scoring) -> None:
+    if bad:
+        s.fire("ip_malicious", (r for ip in bad for r in facts.ip_refs[ip]), f"malicious: {', '.join(sorted(bad))}")
+        for ip in sorted(bad):
+            s.find("malicious_ip", {"ip": ip}, facts.ip_refs[ip])
+        s.affected(ips=sorted(bad))
+    suspicious = {ip for ip, score in facts.ip_score.items() if score == 2}
+    if suspicious and not bad:
+        s.fire("ip_suspicious", (r for ip in suspicious for r in facts.ip_refs[ip]), ", ".join(sorted(suspicious)))
+    hosting = {ip for ip, usage in facts.ip_usage.items() if HOSTING_RE.search(usage)} | facts.proxy_ips
+    if hosting - {""}:
+        s.fire("hosting_or_proxy_ip", (r for ip in hosting for r in facts.ip_refs.get(ip, ())),
+               ", ".join(sorted(hosting - {""})))
+    seen_ips = set(facts.ip_score) | {_ct_fields(ev)[1] for ev in facts.ct.values()} | {
+        str(_get(ev, "client", "ipAddress") or "") for ev in facts.okta.values()}
+    seen_ips = {ip for ip in seen_ips if ip and _valid_ip_text(ip)}
+    if seen_ips and not bad and all(facts.ip_score.get(ip) == 1 or _is_internal(ip) for ip in seen_ips):
+        s.fire("known_good_ips", (r for ip in seen_ips for r in facts.ip_refs.get(ip, ())), ", ".join(sorted(seen_ips)))
+    for user, (risk, eid) in facts.ueba.items():
+        name = "ueba_high_risk" if risk >= 90 else "ueba_medium_risk" if risk >= 50 else \
+            "ueba_low_risk" if risk < 20 else ""
+        if not name and user in facts.ueba_avg and risk <= facts.ueba_avg[user] + 10:
+            name = "ueba_at_baseline"
+        if name:
+            s.fire(name, [eid], f"{user} risk {risk:g}" + (f" (average {facts.ueba_avg[user]:g})"
+                                                            if name == "ueba_at_baseline" else ""))
+    _score_notables(facts, s)
+    for eid, text in facts.texts:
+        match = CHANGE_TICKET_RE.search(text)
+        if match:
+            s.fire("change_ticket", [eid], match.group(0))
+            break
+    logs_seen = facts.sources & {"cloudtrail", "okta", "api"}
+    malicious = {"logging_disabled", "iam_admin_escalation", "iam_persistence", "access_denied_burst",
+                 "okta_bruteforce_then_success", "okta_session_bad_ip", "api_key_from_bad_ip", "api_volume_anomaly",
+                 "okta_mfa_reset", "iam_policy_change", "okta_new_country"}
+    if logs_seen and not bad and not (malicious & set(s.features)):
+        s.fire("no_sensitive_activity", [], f"searched {', '.join(sorted(logs_seen))}: nothing sensitive")
+    if "okta_mfa_reset" in s.features:
+        s.features.pop("mfa_present", None)
+
+
+def _score_notables(facts: _Facts, s: _Scoring) -> None:
+    """Earlier alerts of the same rule closed by analysts: >= 2 false positives and no true positive."""
+    by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for notable in facts.notables:
+        by_rule[str(notable.get("search_name") or notable.get("rule_name") or notable.get("name") or "")].append(
+            notable)
+    for rule, notables in by_rule.items():
+        closures = [" ".join(str(n.get(k) or "") for k in ("disposition", "status_label", "closeReason"))
+                    for n in notables]
+        benign = [n for n, text in zip(notables, closures, strict=True) if NOTABLE_FP_RE.search(text)]
+        if len(benign) >= 2 and not any(NOTABLE_TP_RE.search(text) for text in closures):
+            s.fire("prior_alerts_closed_fp", (n["_eid"] for n in benign),
+                   f"{len(benign)} earlier '{rule[:80]}' alerts closed as false positive")
+            return
+
+
+def _guarded_weights(s: _Scoring) -> tuple[dict[str, float], list[str]]:
+    """Effective weights after the benign-evidence guard (see WEIGHTS): spoofable text needs corroboration,
+    and hard malicious evidence caps the total benign contribution at BENIGN_CAP_WITH_HARD_MALICE."""
+    weights = {name: WEIGHTS[name] for name in s.features}
+    notes = []
+    if not CORROBORATING_FEATURES & set(weights):
+        for name in sorted(SPOOFABLE_FEATURES & set(weights)):
+            weights[name] = 0.0
+            notes.append(f"{name} not counted: attacker-controllable text without corroboration")
+    hard = set(HARD_MALICIOUS_FEATURES & set(weights)) | s.hard
+    if "okta_mfa_reset" in weights and {"ip_malicious", "okta_new_country"} & set(weights):
+        hard.add("okta_mfa_reset")
+    benign = -sum(w for w in weights.values() if w < 0)
+    if hard and benign > BENIGN_CAP_WITH_HARD_MALICE:
+        factor = BENIGN_CAP_WITH_HARD_MALICE / benign
+        weights = {name: round(w * factor, 2) if w < 0 else w for name, w in weights.items()}
+        notes.append(f"benign signals capped at -{BENIGN_CAP_WITH_HARD_MALICE:g} in total: hard malicious "
+                     f"evidence ({', '.join(sorted(hard))})")
+    return weights, notes
+
+
+def _valid_ip_text(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _verdict(score: float, sources: int) -> tuple[str, str, float]:
+    confidence = 0.2 if sources == 0 else min(0.95, 0.35 + 0.1 * abs(score) + 0.05 * min(sources, 3))
+    if score >= 4:
+        verdict = "true_positive"
+    elif score >= 2:
+        verdict = "suspicious"
+    elif score <= -2:
+        verdict = "false_positive"
+    else:
+        verdict = "inconclusive"
+    if confidence < CONFIDENCE_THRESHOLD:
+        verdict = "inconclusive"
+    level = ("critical" if score >= 7 else "high" if score >= 4 else "medium" if score >= 2 else
+             "low" if score > 0 else "none")
+    if verdict == "false_positive":
+        level = "none"
+    return verdict, level, round(confidence, 2)
+
+
+def _actions(s: _Scoring, verdict: str) -> list[ProposedAction]:
+    if verdict not in ("true_positive", "suspicious"):
+        return []
+    out: list[ProposedAction] = []
+    for finding, binding, refs in s.findings:
+        for action, mapping in FINDING_ACTIONS.get(finding, []):
+            args = {arg: binding.get(source, "") for arg, source in mapping.items()}
+            if not all(args.values()):
+                continue
+            out.append(ProposedAction(action=action, args=args, target=next(iter(args.values())),
+                                      reasoning=f"deterministic rule: {finding.replace('_', ' ')}",
+                                      evidence_refs=sorted(refs, key=lambda r: int(r[1:]) if r[1:].isdigit() else 0)))
+    return out
+
+
+def score_evidence(observations: list[dict[str, Any]],
+                   incident: "IncidentInput | dict[str, Any]") -> tuple[ThreatAssessment, list[ProposedAction]]:
+    """Rules over evidence -> (assessment, proposed actions), with the documented WEIGHTS and FINDING_ACTIONS.
+
+    ``observations`` are ``{"tool", "args", "output", "evidence_id"}`` where output is either the command
+    executor's ``{"context", "contents", "brands"}`` or a command's plain contents: every nested record is
+    recognised by its vendor fields (CloudTrail, Okta System Log, API gateway, DBotScore/AbuseIPDB, Exabeam).
+    """
+    facts = _collect(observations, incident)
+    bad = {ip for ip, score in facts.ip_score.items() if score >= 3}
+    scoring = _Scoring()
+    _score_cloudtrail(facts, bad, scoring)
+    _score_okta(facts, bad, scoring)
+    _score_api(facts, bad, scoring)
+    _score_cloudtrail_context(facts, bad, scoring)
+    _score_context(facts, bad, scoring)
+    weights, guard_notes = _guarded_weights(scoring)
+    score = round(sum(weights.values()), 2)
+    verdict, level, confidence = _verdict(score, len(facts.sources))
+    refs = sorted({r for refs, _ in scoring.features.values() for r in refs},
+                  key=lambda r: int(r[1:]) if r[1:].isdigit() else 0)
+    signals = "; ".join(f"{name} ({weights[name]:+g}: {detail})" for name, (_, detail) in scoring.features.items())
+    signals += "".join(f". Guard: {note}" for note in guard_notes)
+    summary = (f"Deterministic reasoner (rules over evidence, no language model): score {score:+g} from "
+               f"{len(facts.sources)} data source(s). Signals: {signals or 'none'}.")
+    if verdict == "inconclusive":
+        summary += " Below the confidence threshold or mixed signals: a person must decide."
+    attack = list(dict.fromkeys(a for name in scoring.features for a in ATTACK_IDS.get(name, [])))
+    assessment = ThreatAssessment(
+        verdict=verdict, threat_level=level, confidence=confidence, summary=one_line(summary, 1800),
+        affected_accounts=[u for u in scoring.users if u][:20], affected_keys=[k for k in scoring.keys if k][:20],
+        affected_ips=[i for i in scoring.ips if i][:20], attack_ids=attack if verdict != "false_positive" else [],
+        exposure=_exposure(scoring, verdict), evidence_refs=refs)
+    return assessment, _actions(scoring, verdict)
+
+
+def _exposure(s: _Scoring, verdict: str) -> str:
+    if verdict in ("false_positive", "inconclusive"):
+        return ""
+    parts = []
+    if s.keys:
+        parts.append(f"access keys {', '.join(s.keys[:5])}")
+    if s.users:
+        parts.append(f"accounts {', '.join(s.users[:5])}")
+    return "Possibly compromised: " + "; ".join(parts) if parts else ""
+
