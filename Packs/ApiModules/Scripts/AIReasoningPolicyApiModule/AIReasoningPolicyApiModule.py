@@ -13,7 +13,9 @@ from AIReasoningEnvelopeApiModule import *  # noqa: F403, I001
 # * across runs (``PolicyState``, persisted by the platform adapter): rate-limit windows and the
 #   action targets of the last hour, so "20 distinct accounts per hour" holds across incidents.
 #
-# Platform-neutral: nothing here imports demistomock or CommonServerPython.
+# Platform-neutral: nothing here imports demistomock or CommonServerPython. jsonschema is optional: the
+# demisto/anthropic image does not ship it, so tool arguments are then checked by the built-in validator
+# for the JSON-Schema subset below (the ``_js_`` helpers).
 
 import fnmatch
 import hashlib
@@ -21,13 +23,18 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+try:  # in the test environment; not in the demisto/anthropic docker image (built-in validator below)
+    from jsonschema import Draft202012Validator as _js_Draft202012Validator
+    from jsonschema.exceptions import SchemaError as _js_SchemaError
+except ImportError:
+    _js_Draft202012Validator = None  # type: ignore[assignment,misc]
+    _js_SchemaError = None  # type: ignore[assignment,misc]
 
 GLOBAL_RATE_KEY = "*"  # PolicyState.call_times key of the global window (tool names cannot contain "*")
 BURN_WINDOW_SECONDS = 60.0
@@ -168,6 +175,395 @@ def _parse_config_text(text: str, what: str) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
+# Argument schemas: jsonschema when installed, else a built-in validator for the subset tools use
+# --------------------------------------------------------------------------------------------
+#
+# Model-supplied tool arguments must match the tool's args_schema before the policy allows a call. The
+# demisto/anthropic image has no jsonschema, so the built-in validator below covers the JSON-Schema (2020-12)
+# subset tool argument schemas need, with jsonschema's semantics (bool is neither integer nor number, 1.0 is an
+# integer, enum/const/uniqueItems tell True from 1) and its error messages. Keywords outside the subset are
+# rejected when the registry loads - in every environment, so a registry that loads in the tests (which have
+# jsonschema) loads on the tenant too, and no schema keyword is ever silently ignored.
+
+_js_TYPE_NAMES = ("string", "integer", "number", "boolean", "null", "array", "object")
+_js_STRING_ANNOTATIONS = frozenset({"title", "description", "$comment", "format", "$schema", "$id"})
+_js_BOOL_ANNOTATIONS = frozenset({"deprecated", "readOnly", "writeOnly"})
+_js_ANY_ANNOTATIONS = frozenset({"default", "examples"})
+
+
+class _js_Error:
+    """One validation error, shaped like jsonschema's ValidationError where the registry reads it."""
+
+    __slots__ = ("absolute_path", "message")
+
+    def __init__(self, path: tuple, message: str) -> None:
+        self.absolute_path = path
+        self.message = message
+
+
+def _js_is_type(instance: Any, name: str) -> bool:
+    if name == "string":
+        return isinstance(instance, str)
+    if name == "boolean":
+        return isinstance(instance, bool)
+    if name == "null":
+        return instance is None
+    if name == "array":
+        return isinstance(instance, list)
+    if name == "object":
+        return isinstance(instance, dict)
+    if isinstance(instance, bool):  # True is an int in Python, never a number in JSON Schema
+        return False
+    if name == "number":
+        return isinstance(instance, (int, float))
+    if name == "integer":
+        return isinstance(instance, int) or (isinstance(instance, float) and instance.is_integer())
+    return False
+
+
+def _js_is_number(instance: Any) -> bool:
+    return isinstance(instance, (int, float)) and not isinstance(instance, bool)
+
+
+def _js_key(value: Any) -> Any:
+    """A hashable key with JSON equality: 1 == 1.0, True != 1, lists and objects compared by content."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    if isinstance(value, str):
+        return ("string", value)
+    if value is None:
+        return ("null",)
+    if isinstance(value, (list, tuple)):
+        return ("array", tuple(_js_key(item) for item in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((key, _js_key(item)) for key, item in value.items()))
+    return ("other", repr(value))
+
+
+def _js_errors(schema: Any, instance: Any, path: tuple) -> Iterator[_js_Error]:
+    """Every error of ``instance`` against ``schema``; ``path`` is where ``instance`` sits in the arguments."""
+    if schema is True:
+        return
+    if schema is False:
+        yield _js_Error(path, f"False schema does not allow {instance!r}")
+        return
+    for keyword, value in schema.items():
+        check = _js_KEYWORDS.get(keyword)
+        if check is not None:
+            yield from check(value, instance, schema, path)
+        elif not (keyword in _js_STRING_ANNOTATIONS or keyword in _js_BOOL_ANNOTATIONS
+                  or keyword in _js_ANY_ANNOTATIONS):
+            # Unreachable through the registry (which rejects the schema); fail closed all the same.
+            yield _js_Error(path, f"unsupported schema keyword '{keyword}'")
+
+
+def _js_valid(schema: Any, instance: Any) -> bool:
+    return next(_js_errors(schema, instance, ()), None) is None
+
+
+def _js_kw_type(types: Any, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    names = [types] if isinstance(types, str) else list(types)
+    if not any(_js_is_type(instance, name) for name in names):
+        yield _js_Error(path, f"{instance!r} is not of type {', '.join(repr(name) for name in names)}")
+
+
+def _js_kw_properties(properties: dict, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, dict):
+        for name, subschema in properties.items():
+            if name in instance:
+                yield from _js_errors(subschema, instance[name], path + (name,))
+
+
+def _js_kw_required(required: list, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, dict):
+        for name in required:
+            if name not in instance:
+                yield _js_Error(path, f"{name!r} is a required property")
+
+
+def _js_kw_additional_properties(additional: Any, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if not isinstance(instance, dict):
+        return
+    known = schema.get("properties") or {}
+    extras = [name for name in instance if name not in known]
+    if additional is False:
+        if extras:
+            verb = "was" if len(extras) == 1 else "were"
+            names = ", ".join(repr(name) for name in extras)
+            yield _js_Error(path, f"Additional properties are not allowed ({names} {verb} unexpected)")
+        return
+    for name in extras:
+        yield from _js_errors(additional, instance[name], path + (name,))
+
+
+def _js_kw_enum(options: list, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    key = _js_key(instance)
+    if all(_js_key(option) != key for option in options):
+        yield _js_Error(path, f"{instance!r} is not one of {options!r}")
+
+
+def _js_kw_const(const: Any, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if _js_key(const) != _js_key(instance):
+        yield _js_Error(path, f"{const!r} was expected")
+
+
+def _js_kw_pattern(pattern: str, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, str) and re.search(pattern, instance) is None:
+        yield _js_Error(path, f"{instance!r} does not match {pattern!r}")
+
+
+def _js_kw_min_length(limit: int, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, str) and len(instance) < limit:
+        yield _js_Error(path, f"{instance!r} should be non-empty" if limit == 1 else f"{instance!r} is too short")
+
+
+def _js_kw_max_length(limit: int, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, str) and len(instance) > limit:
+        yield _js_Error(path, f"{instance!r} is expected to be empty" if limit == 0 else f"{instance!r} is too long")
+
+
+def _js_kw_minimum(limit: float, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if _js_is_number(instance) and instance < limit:
+        yield _js_Error(path, f"{instance!r} is less than the minimum of {limit!r}")
+
+
+def _js_kw_maximum(limit: float, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if _js_is_number(instance) and instance > limit:
+        yield _js_Error(path, f"{instance!r} is greater than the maximum of {limit!r}")
+
+
+def _js_kw_exclusive_minimum(limit: float, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if _js_is_number(instance) and instance <= limit:
+        yield _js_Error(path, f"{instance!r} is less than or equal to the minimum of {limit!r}")
+
+
+def _js_kw_exclusive_maximum(limit: float, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if _js_is_number(instance) and instance >= limit:
+        yield _js_Error(path, f"{instance!r} is greater than or equal to the maximum of {limit!r}")
+
+
+def _js_kw_multiple_of(divisor: float, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if not _js_is_number(instance):
+        return
+    if isinstance(divisor, float):
+        quotient = instance / divisor
+        try:
+            failed = int(quotient) != quotient
+        except OverflowError:
+            failed = True
+    else:
+        failed = bool(instance % divisor)
+    if failed:
+        yield _js_Error(path, f"{instance!r} is not a multiple of {divisor}")
+
+
+def _js_kw_items(items: Any, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, list):
+        for index, item in enumerate(instance):
+            yield from _js_errors(items, item, path + (index,))
+
+
+def _js_kw_min_items(limit: int, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, list) and len(instance) < limit:
+        yield _js_Error(path, f"{instance!r} should be non-empty" if limit == 1 else f"{instance!r} is too short")
+
+
+def _js_kw_max_items(limit: int, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, list) and len(instance) > limit:
+        yield _js_Error(path, f"{instance!r} is expected to be empty" if limit == 0 else f"{instance!r} is too long")
+
+
+def _js_kw_unique_items(unique: bool, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if unique and isinstance(instance, list) and len({_js_key(item) for item in instance}) < len(instance):
+        yield _js_Error(path, f"{instance!r} has non-unique elements")
+
+
+def _js_kw_min_properties(limit: int, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, dict) and len(instance) < limit:
+        yield _js_Error(path, f"{instance!r} should be non-empty" if limit == 1
+                        else f"{instance!r} does not have enough properties")
+
+
+def _js_kw_max_properties(limit: int, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if isinstance(instance, dict) and len(instance) > limit:
+        yield _js_Error(path, f"{instance!r} is expected to be empty" if limit == 0
+                        else f"{instance!r} has too many properties")
+
+
+def _js_kw_all_of(subschemas: list, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    for subschema in subschemas:
+        yield from _js_errors(subschema, instance, path)
+
+
+def _js_kw_any_of(subschemas: list, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if not any(_js_valid(subschema, instance) for subschema in subschemas):
+        yield _js_Error(path, f"{instance!r} is not valid under any of the given schemas")
+
+
+def _js_kw_one_of(subschemas: list, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    matching = [subschema for subschema in subschemas if _js_valid(subschema, instance)]
+    if not matching:
+        yield _js_Error(path, f"{instance!r} is not valid under any of the given schemas")
+    elif len(matching) > 1:
+        reprs = ", ".join(repr(subschema) for subschema in matching[1:] + matching[:1])  # jsonschema's order
+        yield _js_Error(path, f"{instance!r} is valid under each of {reprs}")
+
+
+def _js_kw_not(subschema: Any, instance: Any, schema: dict, path: tuple) -> Iterator[_js_Error]:
+    if _js_valid(subschema, instance):
+        yield _js_Error(path, f"{instance!r} should not be valid under {subschema!r}")
+
+
+_js_KEYWORDS: dict[str, Any] = {
+    "type": _js_kw_type,
+    "properties": _js_kw_properties,
+    "required": _js_kw_required,
+    "additionalProperties": _js_kw_additional_properties,
+    "enum": _js_kw_enum,
+    "const": _js_kw_const,
+    "pattern": _js_kw_pattern,
+    "minLength": _js_kw_min_length,
+    "maxLength": _js_kw_max_length,
+    "minimum": _js_kw_minimum,
+    "maximum": _js_kw_maximum,
+    "exclusiveMinimum": _js_kw_exclusive_minimum,
+    "exclusiveMaximum": _js_kw_exclusive_maximum,
+    "multipleOf": _js_kw_multiple_of,
+    "items": _js_kw_items,
+    "minItems": _js_kw_min_items,
+    "maxItems": _js_kw_max_items,
+    "uniqueItems": _js_kw_unique_items,
+    "minProperties": _js_kw_min_properties,
+    "maxProperties": _js_kw_max_properties,
+    "allOf": _js_kw_all_of,
+    "anyOf": _js_kw_any_of,
+    "oneOf": _js_kw_one_of,
+    "not": _js_kw_not,
+}
+_js_COUNT_KEYWORDS = frozenset({"minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"})
+_js_NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+_js_SCHEMA_KEYWORDS = frozenset({"additionalProperties", "items", "not"})
+_js_SCHEMA_LIST_KEYWORDS = frozenset({"allOf", "anyOf", "oneOf"})
+
+
+def _js_keyword_problem(keyword: str, value: Any, where: str) -> str | None:
+    """What is wrong with one keyword's value (None if nothing); nested schemas are checked recursively."""
+    at = f"{keyword} at {where}"
+    if keyword == "type":
+        names = [value] if isinstance(value, str) else value
+        if (not isinstance(names, list) or not names or len(set(map(repr, names))) < len(names)
+                or any(name not in _js_TYPE_NAMES for name in names)):
+            return f"{at}: {value!r} is not a type name or a non-empty list of distinct type names"
+        return None
+    if keyword == "properties":
+        if not isinstance(value, dict):
+            return f"{at}: must be an object"
+        for name, subschema in value.items():
+            problem = _js_schema_problem(subschema, f"{where}.{name}" if where != "(root)" else str(name))
+            if problem:
+                return problem
+        return None
+    if keyword == "required":
+        if (not isinstance(value, list) or any(not isinstance(name, str) for name in value)
+                or len(set(value)) < len(value)):
+            return f"{at}: must be a list of distinct strings"
+        return None
+    if keyword == "enum":
+        return None if isinstance(value, list) else f"{at}: must be a list"
+    if keyword == "pattern":
+        if not isinstance(value, str):
+            return f"{at}: must be a string"
+        try:
+            re.compile(value)
+        except re.error as error:
+            return f"{at}: {value!r} is not a valid regex ({error})"
+        return None
+    if keyword in _js_COUNT_KEYWORDS:
+        if not _js_is_type(value, "integer") or value < 0:
+            return f"{at}: {value!r} is not a non-negative integer"
+        return None
+    if keyword in _js_NUMBER_KEYWORDS:
+        return None if _js_is_number(value) else f"{at}: {value!r} is not a number"
+    if keyword == "multipleOf":
+        return None if _js_is_number(value) and value > 0 else f"{at}: {value!r} is not a number above 0"
+    if keyword == "uniqueItems":
+        return None if isinstance(value, bool) else f"{at}: {value!r} is not a boolean"
+    if keyword in _js_SCHEMA_KEYWORDS:
+        return _js_schema_problem(value, f"{where}.{keyword}" if where != "(root)" else keyword)
+    if keyword in _js_SCHEMA_LIST_KEYWORDS:
+        if not isinstance(value, list) or not value:
+            return f"{at}: must be a non-empty list of schemas"
+        for index, subschema in enumerate(value):
+            problem = _js_schema_problem(subschema, f"{where}.{keyword}.{index}" if where != "(root)"
+                                         else f"{keyword}.{index}")
+            if problem:
+                return problem
+        return None
+    return None  # const: any value
+
+
+def _js_schema_problem(schema: Any, where: str = "(root)") -> str | None:
+    """The first reason ``schema`` is outside the supported subset or malformed, or None when it is usable."""
+    if isinstance(schema, bool):
+        return None
+    if not isinstance(schema, dict):
+        return f"schema at {where} must be an object or a boolean, not {type(schema).__name__}"
+    for keyword, value in schema.items():
+        if keyword in _js_STRING_ANNOTATIONS:
+            problem = None if isinstance(value, str) else f"{keyword} at {where}: must be a string"
+        elif keyword in _js_BOOL_ANNOTATIONS:
+            problem = None if isinstance(value, bool) else f"{keyword} at {where}: must be a boolean"
+        elif keyword == "examples":
+            problem = None if isinstance(value, list) else f"{keyword} at {where}: must be a list"
+        elif keyword in _js_ANY_ANNOTATIONS:
+            problem = None
+        elif keyword in _js_KEYWORDS:
+            problem = _js_keyword_problem(keyword, value, where)
+        else:
+            problem = (f"unsupported keyword '{keyword}' at {where} (tool argument schemas may use only: "
+                       f"{', '.join(sorted(_js_KEYWORDS))} and annotations)")
+        if problem:
+            return problem
+    return None
+
+
+class _js_Validator:
+    """The built-in stand-in for ``jsonschema.Draft202012Validator`` (only what ToolRegistry uses)."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
+    def iter_errors(self, instance: Any) -> Iterator[_js_Error]:
+        yield from _js_errors(self.schema, instance, ())
+
+    def is_valid(self, instance: Any) -> bool:
+        return _js_valid(self.schema, instance)
+
+
+def _js_new_validator(schema: Any) -> Any:
+    """jsonschema's Draft 2020-12 validator when installed, the built-in one otherwise."""
+    if _js_Draft202012Validator is not None:
+        return _js_Draft202012Validator(schema)
+    return _js_Validator(schema)
+
+
+def _js_check_schema(schema: Any) -> str | None:
+    """Why ``schema`` cannot be a tool's args_schema, or None.
+
+    jsonschema's metaschema check when it is installed, then always the subset check: a keyword the
+    built-in validator does not implement would otherwise be ignored on the tenant and let arguments through.
+    """
+    if _js_Draft202012Validator is not None:
+        try:
+            _js_Draft202012Validator.check_schema(schema)
+        except _js_SchemaError as error:
+            return str(error.message)
+    return _js_schema_problem(schema)
+
+
+# --------------------------------------------------------------------------------------------
 # Tool registry
 # --------------------------------------------------------------------------------------------
 
@@ -177,13 +573,13 @@ class ToolRegistry:
 
     def __init__(self, specs: list[ToolSpec]) -> None:
         self._specs: dict[str, ToolSpec] = {}
-        self._validators: dict[str, Draft202012Validator] = {}
+        self._validators: dict[str, Any] = {}  # jsonschema's Draft202012Validator or _js_Validator
         for spec in specs:
             if spec.name in self._specs:
                 raise ValueError(f"Invalid tool registry: duplicate tool name '{spec.name}'")
             _check_spec(spec)
             self._specs[spec.name] = spec
-            self._validators[spec.name] = Draft202012Validator(spec.args_schema or {"type": "object"})
+            self._validators[spec.name] = _js_new_validator(spec.args_schema or {"type": "object"})
 
     @classmethod
     def from_config(cls, data: list[Any] | dict[str, Any] | str) -> "ToolRegistry":
@@ -240,11 +636,9 @@ def _schema_error_text(error: Any) -> str:
 
 def _check_spec(spec: ToolSpec) -> None:
     """Registry-level rules a single ToolSpec cannot express on its own."""
-    try:
-        Draft202012Validator.check_schema(spec.args_schema)
-    except SchemaError as error:
-        raise ValueError(f"Invalid tool registry: tool '{spec.name}' has an invalid args_schema: "
-                         f"{error.message}") from error
+    problem = _js_check_schema(spec.args_schema)
+    if problem:
+        raise ValueError(f"Invalid tool registry: tool '{spec.name}' has an invalid args_schema: {problem}")
     if (spec.kind == "action" and spec.tier in ROLLBACK_TIERS_FOR_REGISTRY and spec.reversible
             and spec.rollback is None):
         raise ValueError(f"Invalid tool registry: action tool '{spec.name}' (tier {spec.tier}, reversible) "

@@ -1,8 +1,12 @@
 """Tests for the policy layer: every rule of Policy.decide in order, the registry, budgets and approvals."""
 
+import importlib.util
 import json
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
+import AIReasoningPolicyApiModule as policy_module
 import pytest
 from AIReasoningPolicyApiModule import (
     ApprovalBinding,
@@ -20,6 +24,16 @@ from AIReasoningPolicyApiModule import (
 )
 
 RUN = "run-1"
+SHIPPED_REGISTRY = (Path(__file__).resolve().parents[4] / "Packs" / "AIReasoning" / "Lists" / "AIReasoningToolRegistry"
+                    / "AIReasoningToolRegistry_data.json")
+
+
+@pytest.fixture(params=["jsonschema", "builtin"])
+def schema_backend(request, monkeypatch) -> str:
+    """Run a test with jsonschema (the test environment) and with the built-in validator (the tenant image)."""
+    if request.param == "builtin":
+        monkeypatch.setattr(policy_module, "_js_Draft202012Validator", None)
+    return request.param
 
 
 class FakeClock:
@@ -147,7 +161,7 @@ def test_registry_accepts_list_dict_json_and_yaml() -> None:
     ([{"name": "t", "description": "d", "command": "c", "target_arg": "user", "args_schema": USER_SCHEMA}],
      "target_arg 'user'"),
 ])
-def test_registry_rejects_bad_specs(data, needle: str) -> None:
+def test_registry_rejects_bad_specs(data, needle: str, schema_backend: str) -> None:
     with pytest.raises(ValueError, match="Invalid tool registry") as info:
         ToolRegistry.from_config(data)
     assert needle in str(info.value)
@@ -158,7 +172,7 @@ def test_registry_irreversible_dual_action_needs_no_recipe() -> None:
     assert registry.get("delete_user").rollback is None
 
 
-def test_registry_validate_args() -> None:
+def test_registry_validate_args(schema_backend: str) -> None:
     registry = ToolRegistry.from_config(TOOLS)
     assert registry.validate_args("get_user", {"username": "alice"}) == []
     errors = registry.validate_args("get_user", {"username": 5, "extra": 1})
@@ -202,7 +216,7 @@ def test_denylist_wins_over_exact_allowlist_entry() -> None:
     assert policy.decide(call("get_user", username="alice"), RUN).rule == "denylist"
 
 
-def test_schema_errors_deny_with_the_errors() -> None:
+def test_schema_errors_deny_with_the_errors(schema_backend: str) -> None:
     decision = make_policy().decide(call("get_user", username=""), RUN)
     assert decision.decision == "deny" and decision.rule == "schema"
     assert "username" in decision.reason and "invalid arguments" in decision.reason
@@ -608,3 +622,367 @@ def test_list_valued_targets_count_each_target_and_each_is_checked() -> None:
     assert policy.tier_for("disable_users", {"usernames": ["alice", None, {"x": 1}]}) == "required"
     policy.record_call(call("disable_users", usernames=["a", "B", "b", ""]), RUN)
     assert policy.state.run_targets[RUN] == ["a", "b"]
+
+
+# --------------------------------------------------------------------------------------------
+# Argument schemas without jsonschema (the demisto/anthropic image has none)
+# --------------------------------------------------------------------------------------------
+
+# (schema, instance): every keyword of the built-in subset, valid and invalid, with JSON Schema's type rules.
+AGREEMENT_CASES = [
+    ({"type": "string"}, "x"),
+    ({"type": "string"}, 5),
+    ({"type": "integer"}, 3),
+    ({"type": "integer"}, 3.0),  # 1.0 is an integer in JSON Schema
+    ({"type": "integer"}, 3.5),
+    ({"type": "integer"}, True),  # bool is not an integer
+    ({"type": "number"}, 2.5),
+    ({"type": "number"}, False),  # nor a number
+    ({"type": "number"}, "2"),
+    ({"type": "boolean"}, True),
+    ({"type": "boolean"}, 0),
+    ({"type": "null"}, None),
+    ({"type": "null"}, ""),
+    ({"type": "array"}, [1]),
+    ({"type": "array"}, {"0": 1}),
+    ({"type": "object"}, {}),
+    ({"type": "object"}, []),
+    ({"type": ["string", "null"]}, None),
+    ({"type": ["string", "null"]}, 7),
+    ({"type": ["integer", "boolean"]}, True),
+    ({"properties": {"a": {"type": "string"}}}, {"a": "x", "b": 1}),
+    ({"properties": {"a": {"type": "string"}}}, {"a": 1}),
+    ({"properties": {"a": {"properties": {"b": {"type": "integer"}}}}}, {"a": {"b": "deep"}}),
+    ({"properties": {"a": {"type": "string"}}}, "not an object"),
+    ({"required": ["a", "b"]}, {"a": 1, "b": 2}),
+    ({"required": ["a", "b"]}, {"c": 1}),
+    ({"required": ["a"]}, ["a"]),
+    ({"properties": {"a": {}}, "additionalProperties": False}, {"a": 1}),
+    ({"properties": {"a": {}}, "additionalProperties": False}, {"a": 1, "b": 2}),
+    ({"properties": {"a": {}}, "additionalProperties": False}, {"b": 2, "c": 3}),
+    ({"additionalProperties": {"type": "integer"}}, {"x": 1, "y": 2}),
+    ({"additionalProperties": {"type": "integer"}}, {"x": 1, "y": "two"}),
+    ({"additionalProperties": True}, {"x": 1}),
+    ({"enum": ["a", "b"]}, "a"),
+    ({"enum": ["a", "b"]}, "c"),
+    ({"enum": [1, None]}, 1.0),
+    ({"enum": [1]}, True),  # True is not 1
+    ({"enum": [[1, 2], {"k": "v"}]}, {"k": "v"}),
+    ({"enum": [[1, 2]]}, [2, 1]),
+    ({"const": "x"}, "x"),
+    ({"const": "x"}, "y"),
+    ({"const": 0}, False),
+    ({"const": {"a": [1]}}, {"a": [1.0]}),
+    ({"pattern": "^AKIA[0-9A-Z]{4}$"}, "AKIA12AB"),
+    ({"pattern": "^AKIA[0-9A-Z]{4}$"}, "akia12ab"),
+    ({"pattern": "b"}, "abc"),  # search, not match
+    ({"pattern": "^x$"}, 5),  # only strings are checked
+    ({"minLength": 1}, ""),
+    ({"minLength": 2}, "é"),
+    ({"minLength": 2}, "ab"),
+    ({"maxLength": 3}, "abcd"),
+    ({"maxLength": 0}, ""),
+    ({"maxLength": 0}, "a"),
+    ({"maxLength": 2}, 12345),
+    ({"minimum": 1}, 1),
+    ({"minimum": 1}, 0.5),
+    ({"maximum": 10}, 10),
+    ({"maximum": 10}, 10.01),
+    ({"minimum": 1}, True),  # bools are not numbers
+    ({"exclusiveMinimum": 0}, 0),
+    ({"exclusiveMinimum": 0}, 0.1),
+    ({"exclusiveMaximum": 5}, 5),
+    ({"exclusiveMaximum": 5}, 4),
+    ({"multipleOf": 3}, 9),
+    ({"multipleOf": 3}, 10),
+    ({"multipleOf": 0.5}, 2.5),
+    ({"multipleOf": 0.5}, 2.3),
+    ({"items": {"type": "string"}}, ["a", "b"]),
+    ({"items": {"type": "string"}}, ["a", 2, "c", None]),
+    ({"items": {"type": "string"}}, "not an array"),
+    ({"minItems": 1}, []),
+    ({"minItems": 2}, [1]),
+    ({"minItems": 2}, [1, 2]),
+    ({"maxItems": 2}, [1, 2, 3]),
+    ({"maxItems": 0}, []),
+    ({"maxItems": 0}, [1]),
+    ({"uniqueItems": True}, [1, 2, 3]),
+    ({"uniqueItems": True}, [1, 1.0]),
+    ({"uniqueItems": True}, [1, True]),
+    ({"uniqueItems": True}, [0, False, None, ""]),
+    ({"uniqueItems": True}, [{"a": 1}, {"a": 1}]),
+    ({"uniqueItems": True}, [[1, "x"], [1, "x"]]),
+    ({"uniqueItems": False}, [1, 1]),
+    ({"minProperties": 1}, {}),
+    ({"minProperties": 2}, {"a": 1}),
+    ({"maxProperties": 1}, {"a": 1, "b": 2}),
+    ({"maxProperties": 0}, {"a": 1}),
+    ({"format": "email"}, "not an e-mail"),  # format is an annotation, as in jsonschema without a format checker
+    ({"format": "ipv4", "type": "string"}, "999.1.1.1"),
+    ({"anyOf": [{"type": "string"}, {"type": "integer"}]}, 3),
+    ({"anyOf": [{"type": "string"}, {"type": "integer"}]}, 3.5),
+    ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, 1),
+    ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, 3),
+    ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, None),
+    ({"allOf": [{"type": "string"}, {"minLength": 3}]}, "abcd"),
+    ({"allOf": [{"type": "string"}, {"minLength": 3}, {"pattern": "^z"}]}, "ab"),
+    ({"not": {"type": "string"}}, 1),
+    ({"not": {"type": "string"}}, "s"),
+    (True, {"anything": 1}),
+    (False, "nothing"),
+    ({"title": "t", "description": "d", "default": 1, "examples": [1], "$comment": "c"}, 1),
+    ({"type": "object", "properties": {"hosts": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                                 "minItems": 1, "maxItems": 3, "uniqueItems": True},
+                                       "mode": {"enum": ["fast", "full"]},
+                                       "limit": {"type": "integer", "minimum": 1, "maximum": 100}},
+      "required": ["hosts"], "additionalProperties": False},
+     {"hosts": ["a", "", "a", 3], "mode": "slow", "limit": 0, "extra": True}),
+    ({"type": "object", "properties": {"hosts": {"type": "array", "items": {"type": "string", "minLength": 1}}},
+      "required": ["hosts"], "additionalProperties": False},
+     {"hosts": ["a", "b"]}),
+]
+
+
+def _shipped_tools() -> list[dict]:
+    return json.loads(SHIPPED_REGISTRY.read_text())["tools"]
+
+
+def _sample(prop: dict) -> object:
+    if "enum" in prop:
+        return prop["enum"][0]
+    kind = prop.get("type")
+    if kind == "integer":
+        return prop.get("minimum", 1)
+    if kind == "number":
+        return float(prop.get("minimum", 1))
+    if kind == "boolean":
+        return True
+    return "value-1"
+
+
+def _wrong_type(prop: dict) -> object:
+    return 123 if prop.get("type") == "string" else "123"
+
+
+def _shipped_cases() -> list[tuple[str, dict, object, bool]]:
+    """(id, schema, args, valid) for every shipped tool: full and minimal valid args, and ways to break them."""
+    cases: list[tuple[str, dict, object, bool]] = []
+    for tool in _shipped_tools():
+        name, schema = tool["name"], tool["args_schema"]
+        props = schema.get("properties", {})
+        required = schema.get("required", [])
+        full = {arg: _sample(prop) for arg, prop in props.items()}
+        cases.append((f"{name}-full", schema, full, True))
+        cases.append((f"{name}-required-only", schema, {arg: full[arg] for arg in required}, True))
+        cases.append((f"{name}-not-an-object", schema, [full], False))
+        cases.append((f"{name}-extra-arg", schema, {**full, "unexpected": "x"}, False))
+        for arg in required:
+            cases.append((f"{name}-missing-{arg}", schema, {k: v for k, v in full.items() if k != arg}, False))
+        for arg, prop in props.items():
+            cases.append((f"{name}-{arg}-wrong-type", schema, {**full, arg: _wrong_type(prop)}, False))
+            cases.append((f"{name}-{arg}-bool", schema, {**full, arg: True}, False))
+            if "enum" in prop:
+                cases.append((f"{name}-{arg}-not-in-enum", schema, {**full, arg: "NotAnOption"}, False))
+            if "minimum" in prop:
+                cases.append((f"{name}-{arg}-below-minimum", schema, {**full, arg: prop["minimum"] - 1}, False))
+            if "maximum" in prop:
+                cases.append((f"{name}-{arg}-above-maximum", schema, {**full, arg: prop["maximum"] + 1}, False))
+    return cases
+
+
+def _jsonschema_errors(schema: object, instance: object) -> list[tuple[tuple, str]]:
+    from jsonschema import Draft202012Validator
+
+    return sorted((tuple(e.absolute_path), e.message) for e in Draft202012Validator(schema).iter_errors(instance))
+
+
+def _builtin_errors(schema: object, instance: object) -> list[tuple[tuple, str]]:
+    errors = policy_module._js_Validator(schema).iter_errors(instance)
+    return sorted((tuple(e.absolute_path), e.message) for e in errors)
+
+
+def test_agreement_table_covers_every_builtin_keyword() -> None:
+    assert len(AGREEMENT_CASES) >= 40
+    used: set[str] = set()
+
+    def walk(schema: object) -> None:
+        if isinstance(schema, dict):
+            used.update(schema)
+            for key, value in schema.items():
+                if key == "properties":
+                    for sub in value.values():
+                        walk(sub)
+                elif key in ("items", "additionalProperties", "not"):
+                    walk(value)
+                elif key in ("anyOf", "oneOf", "allOf"):
+                    for sub in value:
+                        walk(sub)
+
+    for schema, _ in AGREEMENT_CASES:
+        walk(schema)
+    assert set(policy_module._js_KEYWORDS) <= used
+    verdicts = [not _jsonschema_errors(schema, instance) for schema, instance in AGREEMENT_CASES]
+    assert verdicts.count(True) >= 20 and verdicts.count(False) >= 20, "valid and invalid cases for the keywords"
+
+
+@pytest.mark.parametrize("schema, instance", AGREEMENT_CASES)
+def test_builtin_validator_agrees_with_jsonschema(schema, instance) -> None:
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(schema)
+    assert policy_module._js_schema_problem(schema) is None
+    # same verdict, same error locations and the same messages
+    assert _builtin_errors(schema, instance) == _jsonschema_errors(schema, instance)
+
+
+@pytest.mark.parametrize("case", _shipped_cases(), ids=lambda case: case[0])
+def test_builtin_validator_agrees_on_every_shipped_tool(case) -> None:
+    _, schema, args, valid = case
+    assert policy_module._js_schema_problem(schema) is None
+    expected = _jsonschema_errors(schema, args)
+    assert (not expected) is valid
+    assert _builtin_errors(schema, args) == expected
+
+
+def test_false_subschema_error_keeps_its_path() -> None:
+    """The one deliberate difference: jsonschema reports a ``false`` subschema's error at the parent (its descend()
+    returns before adding the path); the built-in one names the argument, which reads better in a denial."""
+    schema, instance = {"properties": {"a": False}, "items": False}, {"a": 1}
+    assert _jsonschema_errors(schema, instance) == [((), "False schema does not allow 1")]
+    assert _builtin_errors(schema, instance) == [(("a",), "False schema does not allow 1")]
+    assert _builtin_errors({"items": False}, [1, 2]) == [((0,), "False schema does not allow 1"),
+                                                         ((1,), "False schema does not allow 2")]
+
+
+def test_shipped_cases_cover_every_shipped_tool() -> None:
+    names = {tool["name"] for tool in _shipped_tools()}
+    covered = {case[0].rsplit("-full", 1)[0] for case in _shipped_cases() if case[0].endswith("-full")}
+    assert covered == names and len(names) >= 10
+
+
+# Schemas both jsonschema's metaschema check and the built-in check refuse.
+MALFORMED_SCHEMAS = [
+    {"type": "objekt"},
+    {"type": []},
+    {"type": ["string", "string"]},
+    {"type": 5},
+    {"required": "a"},
+    {"required": [1]},
+    {"required": ["a", "a"]},
+    {"properties": []},
+    {"properties": {"a": 5}},
+    {"properties": {"a": {"type": "text"}}},
+    {"additionalProperties": "no"},
+    {"items": 5},
+    {"enum": "a"},
+    {"pattern": "("},
+    {"pattern": 5},
+    {"minLength": -1},
+    {"minLength": "1"},
+    {"maxItems": 1.5},
+    {"minimum": "0"},
+    {"exclusiveMaximum": None},
+    {"multipleOf": 0},
+    {"uniqueItems": "yes"},
+    {"anyOf": []},
+    {"oneOf": {"type": "string"}},
+    {"allOf": [5]},
+    {"not": "string"},
+    {"description": 5},
+    {"deprecated": "yes"},
+    {"examples": "x"},
+    5,
+]
+
+# Valid JSON Schema, but outside the built-in subset: refused at registry load (never silently ignored).
+UNSUPPORTED_SCHEMAS = [
+    {"$ref": "#/$defs/user", "$defs": {"user": {"type": "string"}}},
+    {"patternProperties": {"^x": {"type": "string"}}},
+    {"prefixItems": [{"type": "string"}]},
+    {"properties": {"a": {"dependentRequired": {"a": ["b"]}}}},
+    {"if": {"type": "string"}, "then": {"minLength": 1}},
+    {"items": {"contains": {"const": 1}}},
+    {"properties": {"a": {"type": "string", "minlength": 1}}},  # a typo jsonschema would silently ignore
+]
+
+
+@pytest.mark.parametrize("schema", MALFORMED_SCHEMAS)
+def test_malformed_schemas_are_refused_by_both_checks(schema) -> None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    with pytest.raises(SchemaError):
+        Draft202012Validator.check_schema(schema)
+    assert policy_module._js_schema_problem(schema)
+
+
+@pytest.mark.parametrize("schema", UNSUPPORTED_SCHEMAS)
+def test_unsupported_keywords_are_refused_at_registry_load(schema, schema_backend: str) -> None:
+    tool = {"name": "t", "description": "d", "command": "c", "args_schema": schema}
+    with pytest.raises(ValueError, match="invalid args_schema: unsupported keyword"):
+        ToolRegistry.from_config([tool])
+
+
+def test_builtin_validator_fails_closed_on_a_keyword_it_does_not_know() -> None:
+    errors = _builtin_errors({"type": "object", "$ref": "#/x"}, {})
+    assert errors == [((), "unsupported schema keyword '$ref'")]
+
+
+def test_builtin_error_strings_keep_the_policy_style(schema_backend: str) -> None:
+    registry = ToolRegistry.from_config(SHIPPED_REGISTRY.read_text())
+    assert registry.validate_args("okta_get_logs", {"limit": 5000, "query": 7, "bogus": 1}) == [
+        "(args): Additional properties are not allowed ('bogus' was unexpected)",
+        "limit: 5000 is greater than the maximum of 1000",
+        "query: 7 is not of type 'string'",
+    ]
+    assert registry.validate_args("cloudtrail_lookup_events", {"attribute_key": "Bogus"}) == [
+        "(args): 'attribute_value' is a required property",
+        "attribute_key: 'Bogus' is not one of ['AccessKeyId', 'EventId', 'EventName', 'Username', 'ResourceType', "
+        "'ResourceName', 'EventSource', 'ReadOnly']",
+    ]
+    long = registry.validate_args("ip_reputation", {"ip": ["x" * 500]})
+    assert len(long) == 1 and len(long[0]) == len("ip: ") + 200
+
+
+def test_builtin_unique_items_is_linear_on_long_lists() -> None:
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    assert _builtin_errors(schema, list(range(50_000))) == []
+    assert len(_builtin_errors(schema, list(range(50_000)) + [7])) == 1
+
+
+@pytest.fixture
+def policy_module_without_jsonschema(monkeypatch):
+    """A fresh copy of the policy module executed with jsonschema unimportable, as in the docker image."""
+    monkeypatch.setitem(sys.modules, "jsonschema", None)
+    monkeypatch.setitem(sys.modules, "jsonschema.exceptions", None)
+    name = "AIReasoningPolicyApiModule_without_jsonschema"
+    spec = importlib.util.spec_from_file_location(name, policy_module.__file__)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_policy_works_without_jsonschema(policy_module_without_jsonschema) -> None:
+    mod = policy_module_without_jsonschema
+    assert mod._js_Draft202012Validator is None and mod.ToolRegistry is not ToolRegistry
+    with pytest.raises(ImportError):
+        import jsonschema  # noqa: F401
+    registry = mod.ToolRegistry.from_config(SHIPPED_REGISTRY.read_text())
+    assert all(isinstance(v, mod._js_Validator) for v in registry._validators.values())
+    assert len(registry.names()) == len(_shipped_tools())
+    for case_id, _, args, valid in _shipped_cases():
+        assert (registry.validate_args(case_id.split("-")[0], args) == []) is valid, case_id
+    policy = mod.Policy(registry, mod.PolicyConfig(allowlist=["*"]), FakeClock(), approval_secret=b"s")
+    assert policy.decide(call("ip_reputation", ip="203.0.113.7"), RUN).decision == "allow"
+    denied = policy.decide(call("ip_reputation", ip="203.0.113.7", port=22), RUN)
+    assert denied.decision == "deny" and denied.rule == "schema"
+    assert denied.reason == "invalid arguments: (args): Additional properties are not allowed ('port' was unexpected)"
+    assert policy.decide(call("splunk_search", query="x", event_limit=True), RUN).rule == "schema"
+    assert policy.decide(call("okta_suspend_user", username="alice"), RUN).decision == "needs_approval"
+    with pytest.raises(ValueError, match="invalid args_schema: type at \\(root\\)"):
+        mod.ToolRegistry.from_config([{"name": "s", "description": "d", "command": "c",
+                                       "args_schema": {"type": "objekt"}}])
+    with pytest.raises(ValueError, match="unsupported keyword '\\$ref' at x"):
+        mod.ToolRegistry.from_config([{"name": "s", "description": "d", "command": "c",
+                                       "args_schema": {"properties": {"x": {"$ref": "#"}}}}])
