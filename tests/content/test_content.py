@@ -95,11 +95,20 @@ def test_registry_maps_the_required_tools_to_real_commands():
         "okta_suspend_user": "okta-suspend-user", "okta_clear_user_sessions": "okta-clear-user-sessions",
         "block_ip": "zscaler-blacklist-ip", "waf_block_ip": "aws-waf-ip-set-update",
         "ueba_user_risk": "exabeam-get-user-info",
+        "iam_delete_login_profile": "aws-iam-delete-login-profile",
+        "iam_remove_user_from_group": "aws-iam-remove-user-from-group",
+        "iam_detach_role_policy": "aws-iam-detach-policy",
     }
     for tool, command in expected.items():
         assert reg.get(tool).command == command
     assert reg.get("iam_deactivate_access_key").command_args({"user_name": "u", "access_key_id": "k"}) == {
         "userName": "u", "accessKeyId": "k", "status": "Inactive"}
+    # the containment commands the bundled scenarios expect (console access, group escalation) are registered
+    assert reg.get("iam_remove_user_from_group").command_args({"user_name": "u", "group_name": "g"}) == {
+        "userName": "u", "groupName": "g"}
+    assert reg.get("iam_delete_login_profile").command_args({"user_name": "u"}) == {"userName": "u"}
+    assert reg.get("iam_detach_role_policy").command_args({"role_name": "r", "policy_arn": "a"}) == {
+        "type": "Role", "entityName": "r", "policyArn": "a"}
 
 
 def test_every_registry_command_is_documented_in_real_commands():

@@ -90,6 +90,27 @@ def test_iam_art_true_positive_approved_actions_run(iam_tp_all):
     assert tenant.context["AIReasoning"]["Approval"]
 
 
+
+def test_iam_art_playbook_recommends_the_containment_its_evidence_supports(iam_tp_all):
+    """Regression: the gateway's deterministic reasoner scored the prompt's compacted tool outputs, so the
+    playbook run recommended only block_ip on the leaked-key incident while the same engine in-process, on the
+    same enrichment, also detached AdministratorAccess and deactivated both keys (must_recommend)."""
+    tenant, result = iam_tp_all
+    assert result.status == "completed", result.failure
+    from AIReasoningApiModule import ToolRegistry
+
+    registry = ToolRegistry.from_config(tenant.lists["AIReasoningToolRegistry"])
+    run = tenant.run_record()
+    recs = run["recommendations"]
+    commands = {registry.get(r["action"]).command for r in recs}
+    assert set(tenant.soc.scenario.expect["must_recommend"]) <= commands, recs
+    evidence = {e["id"] for e in run["evidence"]}
+    assert all(r["evidence_refs"] and set(r["evidence_refs"]) <= evidence for r in recs)
+    keys = {r["args"]["access_key_id"] for r in recs if r["action"] == "iam_deactivate_access_key"}
+    assert keys == set(tenant.soc.scenario.expect["attacker_keys"])
+    executed = {(a.get("action"), a.get("status")) for a in actions(tenant.context)}
+    assert ("iam_detach_user_policy", "executed") in executed and ("iam_deactivate_access_key", "executed") in executed
+
 def test_iam_art_false_positive_asks_nobody():
     tenant = Tenant("iam_anomaly_key_rotation_fp")
     result = Runtime(tenant, ApproveAll()).run(IAM)

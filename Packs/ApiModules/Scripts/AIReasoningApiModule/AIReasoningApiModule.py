@@ -275,6 +275,9 @@ class _Run:
         self.auditor = Auditor(audit, self.run_id, self.redactor, clock)
         self.started = clock.monotonic()
         self.deterministic = isinstance(model, DeterministicModelClient)
+        # The client is a go-between (the XSOAR gateway command) whose answers say they came from the rules:
+        # from then on every request carries the uncompacted evidence, as for the in-process rules.
+        self.rules_behind_client = False
         self.incident = IncidentInput()
         self.plan: list[dict[str, Any]] = []
         self.observations: list[dict[str, Any]] = []  # redacted outputs with evidence ids, for the rules
@@ -344,16 +347,56 @@ class _Run:
                     "type": self.incident.type,
                     "text": one_line(self._redact_text(f"{self.incident.name} {self.incident.details}"), 2000)}
         data = {"method": "art" if self.method == "art" else "react", "plan": self.plan, "incident": incident}
-        if self.deterministic:
+        if self.deterministic or self.rules_behind_client:
             # Uncompacted (but redacted) outputs: the rules should not lose evidence to prompt compaction.
             data["observations"] = self.observations
         data.update(extra)
         return {"deterministic": self.redactor.redact(_safe_json(data)), "run_id": self.run_id}
 
+    def _with_observations(self, request: ModelRequest) -> ModelRequest:
+        """The same request with the uncompacted observations the rules score (metadata only, never the prompt)."""
+        metadata = dict(request.metadata or {})
+        det = dict(metadata.get("deterministic") or {})
+        det["observations"] = self.redactor.redact(_safe_json(self.observations))
+        metadata["deterministic"] = det
+        return request.model_copy(update={"metadata": metadata})
+
+    def _rules_answered_blind(self, request: ModelRequest, response: ModelResponse) -> bool:
+        """Did the deterministic reasoner behind the client give a final answer without the uncompacted evidence?
+
+        Behind a command client (the XSOAR gateway) the rules otherwise score what the prompt shows: tool
+        outputs compacted to the most recent records of a long list and ART result lines cut to one line, so
+        the events that justify a containment action (an AttachUserPolicy, a CreateAccessKey, the Okta sign-ins)
+        are lost and only the recommendations the remaining records support survive. Plan-following turns
+        (tool calls, program questions) do not read the evidence and are kept as they are.
+        """
+        if str(response.provider or "") != DeterministicModelClient.provider:
+            return False
+        self.rules_behind_client = True
+        meta = (request.metadata or {}).get("deterministic") or {}
+        if not self.observations or isinstance(meta.get("observations"), list):
+            return False
+        if any(block.type == "tool_use" for block in response.content):
+            return False
+        return self.method != "art" or "Ans:" in response.text()
+
     # ---- model ---------------------------------------------------------------------------------
 
     def call_model(self, request: ModelRequest) -> ModelResponse:
-        """One model turn, audited and counted; a ModelError switches to the deterministic reasoner."""
+        """One model turn, audited and counted; a ModelError switches to the deterministic reasoner.
+
+        When the client's answer says the deterministic reasoner wrote it (a gateway with no model configured
+        or out of budget) and it is a final answer scored without the uncompacted evidence, the turn is asked
+        again with that evidence in the metadata: the rules must answer as they do in-process.
+        """
+        response = self._model_turn(request)
+        if not self.deterministic and self._rules_answered_blind(request, response):
+            self.trace("note", "the model client answered with the deterministic reasoner; final answer asked again "
+                               "with the uncompacted evidence")
+            response = self._model_turn(self._with_observations(request))
+        return response
+
+    def _model_turn(self, request: ModelRequest) -> ModelResponse:
         started = self.clock.monotonic()
         try:
             response = self.model.turn(request)
@@ -366,7 +409,8 @@ class _Run:
             if self.deterministic or not self.config.fallback_to_deterministic:
                 raise model_error from error
             self.fall_back(f"model error {model_error}")
-            return self.call_model(request)
+            # The request was built for the model; the rules score the uncompacted evidence instead.
+            return self._model_turn(self._with_observations(request))
         latency = (self.clock.monotonic() - started) * 1000
         usage = response.usage.model_copy(update={"model_calls": max(1, response.usage.model_calls)})
         self.deliverable.usage = self.deliverable.usage.add(usage)

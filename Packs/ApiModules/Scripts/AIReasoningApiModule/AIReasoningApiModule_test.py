@@ -825,3 +825,88 @@ def test_art_ans_repair_failure_uses_rules(registry: ToolRegistry, library: Task
     assert_valid(result)
     assert result.status == "partial" and result.identity.deterministic and "Ans:" in result.status_reason
     assert parse_program(result.program).answer.startswith("{")
+
+
+# --------------------------------------------------------------------------------------------
+# The deterministic reasoner behind a command client (the XSOAR gateway) answers as it does in-process
+# --------------------------------------------------------------------------------------------
+
+
+class RulesGateway:
+    """`ai-reasoning-step` of a gateway with no model configured: the request arrives as JSON, the engine's
+    DeterministicModelClient answers, the turn comes back as AIReasoning.ModelTurn (what the integration does)."""
+
+    def __init__(self) -> None:
+        self.requests: list[ModelRequest] = []
+
+    def run_command(self, command: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        request = ModelRequest.model_validate_json(args["request"])
+        self.requests.append(request)
+        response = DeterministicModelClient().turn(request)
+        turn = {"content": [b.model_dump(exclude_none=True) for b in response.content],
+                "stop_reason": response.stop_reason, "usage": response.usage.model_dump(),
+                "model": response.model, "provider": response.provider}
+        return [{"Type": 1, "Contents": turn, "EntryContext": {"AIReasoning.ModelTurn": turn},
+                 "Brand": "AI Reasoning Gateway"}]
+
+
+def _rec_keys(result: Deliverable) -> set[tuple[str, str]]:
+    return {(r.action, json.dumps(r.args, sort_keys=True)) for r in result.recommendations}
+
+
+@pytest.mark.parametrize("method", ["art", "react"])
+def test_rules_behind_the_gateway_score_the_uncompacted_evidence(registry: ToolRegistry, library: TaskLibrary,
+                                                                 method: str) -> None:
+    """Regression: behind the gateway the rules scored the prompt's compacted tool outputs (the most recent
+    records of a list, ART lines cut to one line), so the CreateAccessKey / AttachUserPolicy records were lost and
+    the playbook run recommended only block_ip where the same engine in-process also detached the admin policy
+    and deactivated the keys."""
+    data = scenario("api_key_abuse_tp")
+    soc = FakeSoc(data)
+    pre = [(tool, args, entries_to_result(soc.run_command(command, args_cmd)).output)
+           for tool, args, command, args_cmd in [
+               ("cloudtrail_lookup_events", {"attribute_key": "Username", "attribute_value": "alice"},
+                "aws-cloudtrail-lookup-events", {"attributeKey": "Username", "attributeValue": "alice"}),
+               ("ip_reputation", {"ip": "203.0.113.7"}, "ip", {"ip": "203.0.113.7"})]]
+    run = run_art if method == "art" else run_react
+
+    def investigate(model: Any) -> Deliverable:
+        # a small prompt budget: compaction must drop records for the test to mean anything
+        kwargs = engine(registry, FakeSoc(data), preloaded_observations=pre, compaction_max_chars=400)
+        result = run(data["incident"], "Investigate the key", model=model, library=library, **kwargs)
+        assert_valid(result)
+        return result
+
+    in_process = investigate(DeterministicModelClient(registry))
+    gateway = RulesGateway()
+    behind = investigate(CommandModelClient(gateway.run_command))
+    assert {a for a, _ in _rec_keys(in_process)} >= {"iam_detach_user_policy", "iam_deactivate_access_key"}
+    assert _rec_keys(behind) == _rec_keys(in_process)
+    assert behind.assessment.verdict == in_process.assessment.verdict
+    assert behind.assessment.summary == in_process.assessment.summary
+    assert all(r.evidence_refs and set(r.evidence_refs) <= behind.evidence_ids() for r in behind.recommendations)
+    detach = next(r for r in behind.recommendations if r.action == "iam_detach_user_policy")
+    assert detach.tier == "dual"  # from the policy, whoever wrote the answer
+    # the evidence travels in the metadata only (the prompt stays compacted) and only once the rules answered
+    first = gateway.requests[0].metadata["deterministic"]
+    assert "observations" not in first
+    final = gateway.requests[-1].metadata["deterministic"]
+    assert [o["evidence_id"] for o in final["observations"]] == sorted(behind.evidence_ids(), key=lambda e: int(e[1:]))
+    assert not behind.identity.deterministic  # labelling "answered by the rules" is the platform glue's job
+
+
+def test_fallback_turn_gives_the_rules_the_uncompacted_evidence(registry: ToolRegistry, library: TaskLibrary) -> None:
+    """A model error in the final turn: the rules answer that very request, so it must carry the evidence."""
+    data = scenario("api_key_abuse_tp")
+    soc = FakeSoc(data)
+    pre = [("cloudtrail_lookup_events", {"attribute_key": "Username", "attribute_value": "alice"},
+            entries_to_result(soc.run_command("aws-cloudtrail-lookup-events", {})).output),
+           ("ip_reputation", {"ip": "203.0.113.7"},
+            entries_to_result(soc.run_command("ip", {"ip": "203.0.113.7"})).output)]
+    model = ScriptedModelClient(text("Q3: [EOQ]"), ModelError("overloaded", "529 overloaded"))
+    result = run_art(data["incident"], "key abuse", model=model, library=library,
+                     **engine(registry, FakeSoc(data), preloaded_observations=pre, compaction_max_chars=400))
+    assert_valid(result)
+    assert len(model.requests) == 2 and "observations" not in model.requests[1].metadata["deterministic"]
+    assert result.identity.deterministic and "overloaded" in result.identity.fallback_reason
+    assert {r.action for r in result.recommendations} >= {"iam_detach_user_policy", "iam_deactivate_access_key"}
