@@ -79,8 +79,10 @@ class ExecutedCommand:
 # Context merging (the DT semantics the server applies to EntryContext keys)
 # --------------------------------------------------------------------------------------------------
 
-_DT_KEY = re.compile(r"^(?P<path>[^()]+)\((?P<expr>.*)\)$", re.DOTALL)
-_DT_FIELD = re.compile(r"val\.([\w.]+)\s*==\s*obj\.([\w.]+)")
+_DT_KEY = re.compile(r"^(?P<path>[^()]+)\((?P<expr>[^()]*)\)(?:\.(?P<sub>[\w.]+))?$", re.DOTALL)
+_DT_FIELD = re.compile(r"val\.([\w.]+)\s*={2,3}\s*obj\.([\w.]+)")
+# `val.UserName === 'alice'` (a literal instead of obj.X) selects a parent object for a sub-path key.
+_DT_LITERAL = re.compile(r"""val\.([\w.]+)\s*={2,3}\s*(?:'([^']*)'|"([^"]*)")""")
 
 
 def parse_context_key(key: str) -> tuple[str, list[list[str]] | None, bool]:
@@ -88,9 +90,10 @@ def parse_context_key(key: str) -> tuple[str, list[list[str]] | None, bool]:
 
     `Prefix(val.A && val.A == obj.A && val.B && val.B == obj.B)` -> ('Prefix', [['A', 'B']], False);
     `||` separates alternative groups (the File path); `Path(true)` means "replace"; a plain key has no groups.
+    Keys with a sub-path after the selector are handled by `merge_entry_context` (see `_merge_sub_path`).
     """
     m = _DT_KEY.match(key.strip())
-    if not m:
+    if not m or m.group("sub"):
         return key.strip(), None, False
     path, expr = m.group("path").strip(), m.group("expr").strip()
     if expr.lower() == "true":
@@ -171,12 +174,50 @@ def merge_entry_context(context: dict[str, Any], entry_context: Mapping[str, Any
     if not entry_context:
         return
     for key, value in entry_context.items():
+        m = _DT_KEY.match(str(key).strip())
+        if m and m.group("sub"):
+            _merge_sub_path(context, m.group("path").strip(), m.group("expr"), m.group("sub"), value)
+            continue
         path, groups, replace = parse_context_key(str(key))
         parent, leaf = _parent_for(context, path)
         if replace:
             parent[leaf] = copy.deepcopy(value)
         else:
             parent[leaf] = merge_value(parent.get(leaf), value, groups)
+
+
+def _merge_sub_path(context: dict[str, Any], path: str, expr: str, sub: str, value: Any) -> None:
+    """`Path(selector).Sub` keys, as real integrations write them (AWS - IAM:
+    `AWS.IAM.Users(val.UserName === obj.UserName).AccessKeys`, `AWS.IAM.Users(val.UserName === 'alice').X`).
+
+    The selector picks the parent object in the list at `Path` (`obj.F` is read from each new item, a quoted
+    literal is used as is); the item goes under `Sub` of that parent. A parent that does not exist yet is
+    created holding just the selector fields, so the data is never lost.
+    """
+    refs = [(val, obj) for val, obj in _DT_FIELD.findall(expr)]
+    literals = [(field, a if a else b) for field, a, b in _DT_LITERAL.findall(expr)]
+    container, leaf = _parent_for(context, path)
+    parents = container.get(leaf)
+    parents = [] if parents is None else (parents if isinstance(parents, list) else [parents])
+    items = value if isinstance(value, list) and (refs and all(isinstance(i, Mapping) for i in value)) else [value]
+    for item in items:
+        wanted = {field: item.get(obj) if isinstance(item, Mapping) else None for field, obj in refs}
+        wanted.update(dict(literals))
+        parent = next((p for p in parents if isinstance(p, dict)
+                       and all(_dig(p, f) == v for f, v in wanted.items())), None)
+        if parent is None:
+            parent = {}
+            for field, v in wanted.items():
+                set_context_path(parent, field, v)
+            parents.append(parent)
+        holder, sub_leaf = _parent_for(parent, sub)
+        if item is value and not refs:
+            holder[sub_leaf] = copy.deepcopy(value)  # literal selector: the value is the sub-path's value
+        else:
+            existing = holder.get(sub_leaf)
+            merged = merge_value(existing, [item], None)
+            holder[sub_leaf] = [x for i, x in enumerate(merged) if x not in merged[:i]]  # no duplicates on re-run
+    container[leaf] = parents if len(parents) != 1 or isinstance(container.get(leaf), list) else parents[0]
 
 
 def set_context_path(context: dict[str, Any], path: str, value: Any) -> None:
