@@ -479,6 +479,41 @@ def run_reasoner(method: str, args: dict[str, Any], incident: dict[str, Any] | N
 
 
 # --------------------------------------------------------------------------------------------
+# Batch triage (alert storms): one run per situation, each member decided on its own
+# --------------------------------------------------------------------------------------------
+
+
+def incident_injection_findings(incident: dict[str, Any]) -> list[str]:
+    """Prompt-injection findings in one XSOAR incident's own text (name, details, labels, fields, raw alert).
+
+    A batch runs the reasoner on one representative per situation, so only the representative's text is
+    scanned by the run. A member whose own text tries to steer the model must still never be closed by the
+    group's verdict: this scans each member the way a run scans its incident.
+    """
+    item = IncidentInput.from_xsoar(incident)
+    return detect_injection({"id": item.id, "name": item.name, "type": item.type, "occurred": item.occurred,
+                             "details": item.details, "labels": item.labels, "custom_fields": item.custom_fields,
+                             "raw_alert": item.raw_alert})
+
+
+def incident_severity(incident: dict[str, Any]) -> int:
+    """XSOAR severity 0-4 of an incident dict (names such as "high" included), as the engine reads it."""
+    return IncidentInput.from_xsoar({"severity": incident.get("severity")}).severity
+
+
+def triage_batch_markdown(groups: list[Any], runs: dict[str, Any], incidents: int) -> str:
+    """War-room summary of a batch: how many incidents, distinct situations and reasoner runs, per situation."""
+    rows = [{"situation_key": g.key, "situation": g.situation.describe(), "incidents": len(g.member_ids),
+             "representative_id": g.representative_id, "run_id": runs[g.key].run_id,
+             "verdict": runs[g.key].assessment.verdict, "threat_level": runs[g.key].assessment.threat_level}
+            for g in groups if g.key in runs]
+    title = (f"AI Reasoning batch triage: {incidents} incident(s), {len(groups)} situation(s), "
+             f"{len(runs)} reasoner run(s)")
+    return tableToMarkdown(title, rows, headers=["situation_key", "situation", "incidents", "representative_id",
+                                                 "run_id", "verdict", "threat_level"])
+
+
+# --------------------------------------------------------------------------------------------
 # Results: context, war room, incident fields
 # --------------------------------------------------------------------------------------------
 
