@@ -155,3 +155,22 @@ def test_injected_representative_blocks_closing_its_whole_situation():
     assert len(records) == 2 and len({r["run_id"] for r in records}) == 1
     assert tenant.context["AIReasoning"]["Run"]["injection"]["flagged"]  # the model saw the injected text
     assert tenant.closed == [] and all(r["action"] == "routed" and r["injection_flagged"] for r in records)
+
+
+def test_batch_never_borrows_the_running_incidents_enrichment():
+    """enrichment_paths read the running incident's context; another incident's run must not use it as evidence."""
+    tenant = Tenant("iam_anomaly_key_rotation_fp")
+    tenant.context["AbuseIPDB"] = {"IP": {"Address": "45.148.10.240", "AbuseConfidenceScore": 100}}
+    other = dict(tenant.incident, id="42", severity=1)
+    tenant.other_incidents["42"] = json.loads(json.dumps(other))
+    result = tenant.run(SCRIPT, {"incident_ids": "42", "enrichment_paths": "AbuseIPDB.IP"}, user="")
+    assert result.ok, result.error_messages
+    run = tenant.context["AIReasoning"]["Run"]
+    runs = run if isinstance(run, list) else [run]
+    assert runs and all("45.148.10.240" not in json.dumps(r.get("evidence", [])) for r in runs)
+
+    same = Tenant("iam_anomaly_key_rotation_fp")  # the running incident itself still gets its enrichment
+    same.context["AbuseIPDB"] = {"IP": {"Address": "45.148.10.240", "AbuseConfidenceScore": 100}}
+    assert same.run(SCRIPT, {"enrichment_paths": "AbuseIPDB.IP"}, user="").ok
+    run = same.context["AIReasoning"]["Run"]
+    assert "45.148.10.240" in json.dumps((run if isinstance(run, list) else [run])[0].get("evidence", []))

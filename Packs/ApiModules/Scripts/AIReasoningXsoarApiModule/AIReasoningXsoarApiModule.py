@@ -450,7 +450,12 @@ def run_reasoner(method: str, args: dict[str, Any], incident: dict[str, Any] | N
                  setup: ReasoningSetup | None = None) -> tuple[Any, XsoarAuditSink, ReasoningSetup]:
     """Run ReAct, ART or triage on an incident with the tenant's configuration; persists policy state."""
     setup = setup or load_setup(with_library=method in ("art", "triage"))
-    incident_input = IncidentInput.from_xsoar(incident if incident is not None else current_incident())
+    running = current_incident()
+    if incident is not None and str(incident.get("id") or "") != str(running.get("id") or ""):
+        # enrichment_paths name keys of the *running* incident's context: another incident's run (batch
+        # triage) must not take that incident's enrichment as its own evidence.
+        args = {k: v for k, v in args.items() if k != "enrichment_paths"}
+    incident_input = IncidentInput.from_xsoar(incident if incident is not None else running)
     policy = setup.policy()
     audit = XsoarAuditSink()
     client = model_client(args)
