@@ -105,6 +105,9 @@ COMMANDS: dict[str, CommandSpec] = {s.name: s for s in [
 ]}
 
 _AWS_ERR = "Error has occurred in the AWS IAM Integration: <class 'botocore.errorfactory.{exc}Exception'>\n {msg}"
+# An unexpected exception in a simulated integration: XSOAR turns a crashing integration into an error entry
+# (the playbook sees a failed task, not a dead script); tests grep for this text to catch simulator bugs.
+INTEGRATION_CRASH = "Simulated integration error"
 _LOOKUP_KEYS = ("AccessKeyId", "EventId", "EventName", "Username", "ResourceType", "ResourceName", "EventSource",
                 "ReadOnly")
 _OKTA_RATE = {"x-rate-limit-limit": "600", "x-rate-limit-remaining": "599"}
@@ -206,6 +209,8 @@ class SimulatedSOC:
             return handler(call)
         except _CommandError as exc:
             return [error_entry(spec.brand, str(exc))]
+        except Exception as exc:  # noqa: BLE001 - a real integration that raises gives the caller an error entry
+            return [error_entry(spec.brand, f"{INTEGRATION_CRASH} in {command}: {type(exc).__name__}: {exc}")]
 
     # ---- state, actions, undo ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -604,16 +609,18 @@ class SimulatedSOC:
     def _resources(rec: dict[str, Any]) -> list[dict[str, str]]:
         if rec.get("resources"):
             return [{"ResourceType": r.get("type"), "ResourceName": r.get("ARN") or r.get("arn")}
-                    for r in rec["resources"]]
-        rp = rec.get("requestParameters") or {}
+                    for r in rec["resources"] if isinstance(r, dict)]
+        # request parameters and response elements are free-form: only string values name a resource
+        rp = {k: v for k, v in (rec.get("requestParameters") or {}).items() if isinstance(v, str) and v}
         re_ = rec.get("responseElements") or {}
+        new_key = re_.get("accessKey") if isinstance(re_.get("accessKey"), dict) else {}
         out = []
         if rp.get("userName"):
             out.append({"ResourceType": "AWS::IAM::User", "ResourceName": rp["userName"]})
         if rp.get("policyArn"):
             out.append({"ResourceType": "AWS::IAM::Policy", "ResourceName": rp["policyArn"]})
-        key = rp.get("accessKeyId") or ((re_.get("accessKey") or {}).get("accessKeyId"))
-        if key:
+        key = rp.get("accessKeyId") or new_key.get("accessKeyId")
+        if isinstance(key, str) and key:
             out.append({"ResourceType": "AWS::IAM::AccessKey", "ResourceName": key})
         for field, kind in (("groupName", "AWS::IAM::Group"), ("roleName", "AWS::IAM::Role"),
                             ("bucketName", "AWS::S3::Bucket"), ("name", "AWS::CloudTrail::Trail")):
@@ -826,7 +833,8 @@ class SimulatedSOC:
                 "EventSeverity": ev.get("severity"),
                 "Client": f"{browser} on {os_name} {device}",
                 "RequestIP": client.get("ipAddress"),
-                "ChainIP": [c.get("ip") for c in (ev.get("request") or {}).get("ipChain", [])],
+                "ChainIP": [c.get("ip") for c in ((ev.get("request") or {}).get("ipChain") or [])
+                            if isinstance(c, dict)],
                 "Targets": "".join(f"{t.get('displayName')} ({t.get('type')})\n"
                                    for t in ev.get("target") or []) or "-",
                 "Time": parse_time(ev["published"]).strftime("%m/%d/%Y, %H:%M:%S"),

@@ -49,7 +49,18 @@ def stable_id(prefix: str, seed: str, length: int = 17, upper: bool = False) -> 
 
 
 def policy_name(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
+    return str(arn).rsplit("/", 1)[-1]
+
+
+def _text_field(mapping: dict[str, Any], key: str) -> str | None:
+    """A non-empty string field of a vendor object, else None (CloudTrail parameters are free-form JSON)."""
+    value = mapping.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _object_field(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _aws_date(value: Any, fallback: str) -> str:
@@ -186,7 +197,7 @@ class _Builder:
         ident = rec.get("userIdentity") or {}
         when = aws_time(parse_time(rec["eventTime"]))
         kind = ident.get("type")
-        if kind == "IAMUser" and ident.get("userName"):
+        if kind == "IAMUser" and _text_field(ident, "userName"):
             user = self.iam_user(ident["userName"], when, "cloudtrail", arn=ident.get("arn"),
                                  user_id=ident.get("principalId"))
             key = ident.get("accessKeyId") or ""
@@ -198,17 +209,20 @@ class _Builder:
                 user["LoginProfile"] = True
             return ident["userName"]
         if kind == "AssumedRole":
-            issuer = (ident.get("sessionContext") or {}).get("sessionIssuer") or {}
-            if issuer.get("userName"):
-                self.iam_role(issuer["userName"], when, arn=issuer.get("arn"))
+            issuer = _object_field(_object_field(ident, "sessionContext"), "sessionIssuer")
+            if _text_field(issuer, "userName"):
+                self.iam_role(issuer["userName"], when, arn=_text_field(issuer, "arn"))
         return None
 
     def apply_cloudtrail(self, rec: dict[str, Any], caller: str | None) -> None:
         name = rec["eventName"]
         if name not in PERMISSION_EVENTS:
             return
-        rp = rec.get("requestParameters") or {}
-        re_ = rec.get("responseElements") or {}
+        # Free-form vendor JSON: keep only string values of the fields replayed below, so an odd record (a
+        # list where a name was expected, an accessKey that is a string) is recorded but changes nothing.
+        rp = {k: v for k, v in _object_field(rec, "requestParameters").items()
+              if isinstance(v, str) or k in ("policyDocument", "assumeRolePolicyDocument")}
+        re_ = _object_field(rec, "responseElements")
         when = aws_time(parse_time(rec["eventTime"]))
         ok = not rec.get("errorCode")
         target_user = rp.get("userName") or caller
@@ -220,23 +234,26 @@ class _Builder:
             "details": {k: v for k, v in rp.items() if k in ("policyArn", "policyName", "groupName", "accessKeyId",
                                                               "status", "roleName")},
         }
-        if name == "CreateAccessKey" and re_.get("accessKey"):
-            change["details"]["accessKeyId"] = re_["accessKey"].get("accessKeyId")
-            change["target"] = re_["accessKey"].get("userName") or target_user
+        new_key = _object_field(re_, "accessKey")
+        if name == "CreateAccessKey" and new_key:
+            change["details"]["accessKeyId"] = _text_field(new_key, "accessKeyId")
+            change["target"] = _text_field(new_key, "userName") or target_user
         self.state["permission_changes"].append(change)
         if not ok:
             return
         users = self.state["iam"]["users"]
         if name == "CreateUser":
-            info = re_.get("user") or {}
-            self.iam_user(rp.get("userName") or info.get("userName"), _aws_date(info.get("createDate"), when),
-                          "cloudtrail", arn=info.get("arn"), user_id=info.get("userId"))
+            info = _object_field(re_, "user")
+            created = rp.get("userName") or _text_field(info, "userName")
+            if created:  # CloudTrail may omit both parameters and response: nothing names the new user
+                self.iam_user(created, _aws_date(info.get("createDate"), when), "cloudtrail",
+                              arn=_text_field(info, "arn"), user_id=_text_field(info, "userId"))
         elif name == "DeleteUser" and rp.get("userName"):
             users.pop(rp["userName"], None)
         elif name == "CreateAccessKey":
-            info = re_.get("accessKey") or {}
-            owner = info.get("userName") or target_user
-            key_id = info.get("accessKeyId")
+            info = new_key
+            owner = _text_field(info, "userName") or target_user
+            key_id = _text_field(info, "accessKeyId")
             if owner and key_id:
                 user = self.iam_user(owner, when, "cloudtrail")
                 user["AccessKeys"].setdefault(key_id, {

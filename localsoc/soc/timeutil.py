@@ -68,8 +68,10 @@ def parse_time(value: str | int | float | datetime) -> datetime:
     """
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\d{9,11}(\.\d+)?", value)):
-        return datetime.fromtimestamp(float(value), tz=UTC)
+    if isinstance(value, bool):
+        raise ValueError(f"cannot parse time {value!r}: a boolean is not a time")
+    if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\d{9,13}(\.\d+)?", value)):
+        return _from_epoch(value)
     text = str(value).strip()
     if text.endswith("Z") or text.endswith("z"):
         text = text[:-1] + "+00:00"
@@ -79,6 +81,22 @@ def parse_time(value: str | int | float | datetime) -> datetime:
     except ValueError as exc:
         raise ValueError(f"cannot parse time {value!r}: expected ISO 8601 (e.g. 2024-05-14T02:13:07Z)") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# Epoch numbers at or above this are milliseconds (API Gateway's requestTimeEpoch, CloudWatch, many JSON logs):
+# 1e11 seconds is the year 5138, 1e11 milliseconds is March 1973.
+_EPOCH_MILLIS_FROM = 1e11
+
+
+def _from_epoch(value: str | int | float) -> datetime:
+    """Epoch seconds or milliseconds -> aware UTC; anything out of range is a ValueError, never OverflowError."""
+    try:
+        seconds = float(value)
+        if abs(seconds) >= _EPOCH_MILLIS_FROM:
+            seconds /= 1000.0
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"cannot parse time {value!r}: not a representable epoch time ({exc})") from exc
 
 
 def parse_relative_or_absolute(value: str, now: datetime) -> datetime:

@@ -599,11 +599,31 @@ _SECRET_KEY_WORDS = ("password", "passwd", "passphrase", "secret", "token", "api
 # Keys that merely describe a secret (when it was last used, whether it is set, its name or id) are
 # evidence analysts need, not secrets: PasswordLastUsed, SecretArn, token_type, input_tokens, apiKeyId.
 _METADATA_KEY_PARTS = ("lastused", "changed", "expir", "policy", "policies", "reset", "enabled", "required",
-                       "created", "updated", "strength", "present", "rotat", "budget", "usage", "limit")
+                       "created", "updated", "strength", "present", "rotat", "budget", "usage", "limit",
+                       # CloudTrail: sessionCredentialFromConsole ("true"), subjectFromWebIdentityToken (OIDC sub);
+                       # AWS WAF: LockToken (optimistic-concurrency marker returned by every Get/List)
+                       "fromconsole", "subject", "locktoken")
 _METADATA_KEY_SUFFIXES = ("id", "ids", "arn", "name", "type", "count", "length", "age", "set", "date", "time",
                           "tokens", "version", "status", "format")
 
-_TEXT_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+
+
+def _describes_a_secret(name: str) -> bool:
+    """A key that names metadata about a secret (PasswordLastUsed, token_type, subjectFromWebIdentityToken)."""
+    name = re.sub(r"[^a-z0-9]", "", name.lower())
+    return any(part in name for part in _METADATA_KEY_PARTS) or name.endswith(_METADATA_KEY_SUFFIXES)
+
+
+def _redact_keyed_text_value(match: re.Match[str]) -> str:
+    """``key=value`` / ``"key": "value"`` in free text or JSON text: the same metadata exemptions as for dict keys,
+    so a CloudTrailEvent JSON string loses its sessionToken but keeps subjectFromWebIdentityToken."""
+    key = re.match(r"[\w.-]*", match.group(1)).group(0)  # type: ignore[union-attr]
+    if _describes_a_secret(key):
+        return match.group(0)
+    return match.group(1) + REDACTED
+
+
+_TEXT_SECRET_PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL), REDACTED),
     (re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,}"), REDACTED),
     (re.compile(r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{16,}"), REDACTED),
@@ -615,9 +635,12 @@ _TEXT_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(Bearer)\s+[A-Za-z0-9\-._~+/]{8,}=*"), rf"\1 {REDACTED}"),
     (re.compile(r"\b(Basic)\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}"), rf"\1 {REDACTED}"),
     # key=value / key: value in free text (URLs, env dumps, headers); not "…:secret:name" inside an ARN
+    # (a value opening with { or [ is a JSON object/array inside JSON text - "credentials": {"accessKeyId": ...} -
+    # whose secret fields the other rules handle; eating the bracket would corrupt the JSON)
     (re.compile(r"(?i)(?<![:/])\b([\w.-]*?(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|authorization|"
                 r"credentials?|client_secret|cookie)[\"']?\s*[=:]\s*[\"']?)"
-                r"(?!\[REDACTED\])(?!(?:Bearer|Basic|Token|Digest)\s)([^\s\"'&,;}<>]{1,})"), rf"\1{REDACTED}"),
+                r"(?!\[REDACTED\])(?!(?:Bearer|Basic|Token|Digest)\s)(?![{\[])([^\s\"'&,;}<>]{1,})"),
+     _redact_keyed_text_value),
 ]
 
 
@@ -626,7 +649,7 @@ def _is_secret_key(key: str) -> bool:
     name = re.sub(r"[^a-z0-9]", "", key.lower())
     if not any(word in name for word in _SECRET_KEY_WORDS):
         return False
-    return not (any(part in name for part in _METADATA_KEY_PARTS) or name.endswith(_METADATA_KEY_SUFFIXES))
+    return not _describes_a_secret(name)
 
 
 class Redactor:
@@ -640,10 +663,21 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         values = {str(s) for s in secrets if s is not None and len(str(s).strip()) >= 4}
         self._secrets = sorted(values, key=len, reverse=True)
+        self._redacted_keys: dict[str, str] = {}  # outputs repeat the same keys thousands of times
 
     def add_secret(self, value: str) -> None:
         if value and len(value.strip()) >= 4 and value not in self._secrets:
             self._secrets = sorted([*self._secrets, value], key=len, reverse=True)
+            self._redacted_keys.clear()
+
+    def _redact_key(self, key: str) -> str:
+        """Keys are data too (a header name, a value pivoted into a key by a SIEM): same rules as values."""
+        cached = self._redacted_keys.get(key)
+        if cached is None:
+            if len(self._redacted_keys) >= 4096:
+                self._redacted_keys.clear()
+            cached = self._redacted_keys[key] = self.redact_text(key)
+        return cached
 
     def redact_text(self, text: str) -> str:
         for secret in self._secrets:
@@ -653,7 +687,7 @@ class Redactor:
         return text
 
     def redact(self, value: Any, _depth: int = 0) -> Any:
-        """Deep copy of ``value`` with secrets replaced by ``[REDACTED]`` (keys are kept)."""
+        """Deep copy of ``value`` with secrets replaced by ``[REDACTED]`` (in keys too; secret-named keys stay)."""
         if _depth > MAX_DEPTH:
             return REDACTED
         if isinstance(value, BaseModel):
@@ -666,7 +700,7 @@ class Redactor:
                 if isinstance(key, str) and _is_secret_key(key) and isinstance(item, str) and item:
                     out[key] = REDACTED
                 else:
-                    out[key] = self.redact(item, _depth + 1)
+                    out[self._redact_key(key) if isinstance(key, str) else key] = self.redact(item, _depth + 1)
             return out
         if isinstance(value, (list, tuple)):
             return [self.redact(item, _depth + 1) for item in value]

@@ -78,7 +78,12 @@ IP_KEYS = frozenset({"sourceipaddress", "sourceip", "ipaddress", "ip", "src_ip",
                      "destinationip", "dest_ip"})
 # Placeholders, never a principal. "root" is NOT here: the AWS root identity must be usable for look-ups
 # (CloudTrail Username=root) - actions against it stay denied by the policy predicate root-account-deny.
-NOT_A_USER = frozenset({"", "unknown", "anonymous", "null", "none", "-", "n/a"})
+# CloudTrail writes HIDDEN_DUE_TO_SECURITY_REASONS for a mistyped console user name and ANONYMOUS_PRINCIPAL for
+# unauthenticated S3 requests; "(null)", "undefined" and "nil" are how other platforms print a missing value.
+NOT_A_USER = frozenset({"", "unknown", "anonymous", "null", "none", "-", "--", "n/a", "na", "(null)", "<null>",
+                        "(none)", "<none>", "nil", "undefined", "hidden_due_to_security_reasons",
+                        "anonymous_principal", "aws internal"})
+AWS_ACCOUNT_ID_RE = re.compile(r"^\d{12}$")  # an account id under an "account" key is not a user name
 # "role/session" as Splunk CIM src_user and assumed-role ARNs write an AWS role session: both halves are
 # look-up values (CloudTrail LookupEvents Username of an assumed role is its session name).
 ROLE_SESSION_RE = re.compile(r"^([A-Za-z0-9_+=,.@-]{1,64})/([A-Za-z0-9_+=,.@-]{2,64})$")
@@ -134,9 +139,12 @@ def _scan_entity_text(text: str, found: Entities) -> None:
         if key.startswith(("AKIA", "ASIA")):
             found.add("access_keys", key)
     for arn in ARN_RE.findall(text):
+        arn = arn.rstrip(".,:")  # prose: "... by arn:aws:iam::123456789012:user/alice."
         found.add("arns", arn)
-        if ":user/" in arn:
+        if ":user/" in arn or ":federated-user/" in arn:
             found.add("users", arn.rsplit("/", 1)[-1])
+        elif arn.endswith(":root"):  # the account's root identity: CloudTrail Username=root finds it
+            found.add("users", "root")
     for ip in IPV4_RE.findall(text):
         if _valid_ipv4(ip):
             found.add("ips", ip)
@@ -165,15 +173,20 @@ def extract_entities(value: Any, _found: Entities | None = None, _key: str = "",
         if text.startswith(("{", "[")) and len(text) < 2_000_000:
             try:
                 return extract_entities(json.loads(text), found, _key, _depth + 1)
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
-        if key in USER_KEYS and text.lower() not in NOT_A_USER and len(text) <= 128 and "\n" not in text:
+        if key in USER_KEYS and text.lower() not in NOT_A_USER and len(text) <= 128 and "\n" not in text \
+                and not AWS_ACCOUNT_ID_RE.match(text):
             if EMAIL_RE.fullmatch(text):
                 found.add("emails", text)
             session = ROLE_SESSION_RE.match(text)
+            assumed = re.search(r":assumed-role/([A-Za-z0-9_+=,.@-]{1,64})/([A-Za-z0-9_+=,.@-]{2,64})$", text)
             if session:
                 found.add("users", session.group(1))
                 found.add("users", session.group(2))
+            elif assumed and ARN_RE.match(text):  # a principal ARN of a role session: role and session name
+                found.add("users", assumed.group(1))
+                found.add("users", assumed.group(2))
             elif not ARN_RE.match(text):
                 found.add("users", text)
         elif key in HOST_KEYS and 0 < len(text) <= 253 and " " not in text:
@@ -187,6 +200,10 @@ def extract_entities(value: Any, _found: Entities | None = None, _key: str = "",
 # --------------------------------------------------------------------------------------------
 # Incident input
 # --------------------------------------------------------------------------------------------
+
+
+SEVERITY_NAMES = {"unknown": 0, "info": 0, "informational": 0, "low": 1, "medium": 2, "moderate": 2, "high": 3,
+                  "critical": 4}
 
 
 class IncidentInput(BaseModel):
@@ -206,10 +223,14 @@ class IncidentInput(BaseModel):
     @field_validator("severity", mode="before")
     @classmethod
     def _coerce_severity(cls, value: Any) -> int:
+        """XSOAR severity 0-4 (0.5 informational); mappers of some integrations write the names instead."""
+        if isinstance(value, str) and value.strip().lower() in SEVERITY_NAMES:
+            return SEVERITY_NAMES[value.strip().lower()]
         try:
-            return min(4, max(0, int(float(value or 0))))
-        except (TypeError, ValueError):
-            return 0
+            number = float(value or 0)
+            return min(4, max(0, int(number))) if number == number else 0
+        except (TypeError, ValueError, OverflowError):
+            return 4 if isinstance(value, float) and value > 0 else 0
 
     @classmethod
     def from_xsoar(cls, incident: dict[str, Any] | None) -> "IncidentInput":
@@ -226,7 +247,7 @@ class IncidentInput(BaseModel):
         if isinstance(raw, str) and raw.strip():
             try:
                 raw_alert = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # invalid, cut or absurdly nested JSON: keep the text
                 raw_alert = raw
         labels = incident.get("labels") or []
         if not isinstance(labels, list):
@@ -246,7 +267,8 @@ class IncidentInput(BaseModel):
             raw_alert=raw_alert,
             details=str(incident.get("details") or ""),
         )
-        entities = extract_entities({"labels": {lab.get("type", ""): lab.get("value") for lab in labels}})
+        # a list, not a dict by type: fetched incidents repeat label types (several Email/from, user labels)
+        entities = extract_entities({"labels": [{str(lab.get("type") or ""): lab.get("value")} for lab in labels]})
         entities = extract_entities(custom, entities)
         entities = extract_entities(raw_alert, entities)
         entities = extract_entities({"name": item.name, "details": item.details}, entities)

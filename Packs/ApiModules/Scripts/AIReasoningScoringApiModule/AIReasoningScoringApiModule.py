@@ -18,12 +18,32 @@ import json  # noqa: E402
 import re  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from collections.abc import Iterable, Iterator  # noqa: E402
-from datetime import datetime  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _scoring_number(value: Any) -> float | None:
+    """A finite number from a vendor field: ints, floats and numeric strings (API Gateway's JSON access log writes
+    ``"status": "403"``, ``"responseLength": "-"``); booleans, NaN, infinity and anything else give None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and value == value and value not in (float("inf"), float("-inf")):
+        return float(value)
+    return None
+
+
+def _scoring_ref_order(ref: str) -> int:
+    """Sort key of an evidence id (E1 < E2 < E10); anything else sorts first."""
+    return int(ref[1:]) if ref[1:].isdecimal() and ref[1:].isascii() else 0
 
 
 def one_line(text: str, limit: int) -> str:
@@ -309,11 +329,13 @@ def _collect_record(record: dict[str, Any], evidence_id: str, facts: _Facts) -> 
         facts.sources.add("siem")
         return
     _collect_reputation(record, evidence_id, facts)
-    if isinstance(record.get("RiskScore"), (int, float)):
+    risk = _scoring_number(record.get("RiskScore")) if not isinstance(record.get("RiskScore"), str) else None
+    if risk is not None:
         user = str(record.get("Username") or record.get("UserName") or "")
-        facts.ueba[user] = (float(record["RiskScore"]), evidence_id)
-        if isinstance(record.get("AverageRiskScore"), (int, float)):
-            facts.ueba_avg[user] = float(record["AverageRiskScore"])
+        facts.ueba[user] = (risk, evidence_id)
+        average = _scoring_number(record.get("AverageRiskScore"))
+        if average is not None:
+            facts.ueba_avg[user] = average
         facts.sources.add("ueba")
     if record.get("ID") and record.get("Username") and record.get("Type", "Okta") == "Okta":
         facts.okta_ids[str(record["Username"]).lower()] = str(record["ID"])
@@ -324,12 +346,13 @@ def _collect_reputation(record: dict[str, Any], evidence_id: str, facts: _Facts)
     if not isinstance(ip, str) or not _valid_ip_text(ip):
         return
     score = None
-    if isinstance(record.get("Score"), (int, float)) and record.get("Indicator"):
-        score = int(record["Score"])
+    dbot = _scoring_number(record.get("Score"))
+    if dbot is not None and record.get("Indicator"):
+        score = int(min(3.0, max(0.0, dbot)))
     if record.get("Malicious"):
         score = 3
-    confidence = record.get("AbuseConfidenceScore")
-    if isinstance(confidence, (int, float)):
+    confidence = _scoring_number(record.get("AbuseConfidenceScore"))
+    if confidence is not None:
         score = max(score or 0, 3 if confidence >= 75 else 2 if confidence >= 25 else 0)
     if record.get("UsageType"):
         facts.ip_usage[ip] = str(record["UsageType"])
@@ -341,12 +364,21 @@ def _collect_reputation(record: dict[str, Any], evidence_id: str, facts: _Facts)
 
 def _collect(observations: list[dict[str, Any]], incident: Any) -> _Facts:
     facts = _Facts()
-    for obs in observations:
+    for obs in observations or []:
+        if not isinstance(obs, dict):
+            continue  # not an observation: nothing to score, and no reason to fail the run
         eid = str(obs.get("evidence_id") or "")
         for record in _walk(obs.get("output")):
             _collect_record(record, eid, facts)
-        facts.texts.append((eid, json.dumps(obs.get("output"), default=str)[:200_000]))
-    text = incident.get("text", "") if isinstance(incident, dict) else f"{incident.name} {incident.details}"
+        try:
+            text = json.dumps(obs.get("output"), default=str)
+        except (TypeError, ValueError):  # non-string keys, cycles: the repr still carries ticket numbers
+            text = repr(obs.get("output"))
+        facts.texts.append((eid, text[:200_000]))
+    if isinstance(incident, dict):
+        text = incident.get("text", "")
+    else:
+        text = f"{getattr(incident, 'name', '') or ''} {getattr(incident, 'details', '') or ''}"
     facts.texts.append(("", str(text)))
     return facts
 
@@ -479,10 +511,13 @@ def _ct_ci_provider(ev: dict[str, Any]) -> str:
 
 
 def _ct_time(ev: dict[str, Any]) -> datetime | None:
+    """eventTime as aware UTC. The AWS integration's EventTime has no zone (``2024-05-14T02:13:07``) while raw
+    records end in Z: both appear in one evidence set, so a naive time is read as UTC (as AWS does)."""
     try:
-        return datetime.fromisoformat(str(ev.get("eventTime") or "").replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(ev.get("eventTime") or "").replace("Z", "+00:00"))
     except ValueError:
         return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _score_cloudtrail_context(facts: _Facts, bad: set[str], s: _Scoring) -> None:
@@ -593,14 +628,15 @@ def _score_api(facts: _Facts, bad: set[str], s: _Scoring) -> None:
         by_key[str(rec.get("keyId") or "")].append(rec)
     for key, recs in by_key.items():
         refs = [r["_eid"] for r in recs]
-        denied = sum(1 for r in recs if r.get("status") in (401, 403))
-        volume = sum(int(r.get("responseBytes") or 0) for r in recs)
+        denied = sum(1 for r in recs if _scoring_number(r.get("status")) in (401.0, 403.0))
+        volume = int(sum(max(0.0, _scoring_number(r.get("responseBytes", r.get("responseLength"))) or 0.0)
+                         for r in recs))
         if len(recs) >= 100 or denied >= 20 or volume >= 50_000_000:
             s.fire("api_volume_anomaly", refs, f"{len(recs)} requests, {denied} denied, {volume} bytes for {key}")
         if any(SENSITIVE_PATH_RE.search(str(r.get("path"))) for r in recs):
             s.fire("api_sensitive_paths", refs, f"sensitive paths for {key}")
         for rec in recs:
-            if rec.get("sourceIp") in bad:
+            if str(rec.get("sourceIp") or "") in bad:
                 s.fire("api_key_from_bad_ip", [rec["_eid"]], f"{key} from {rec.get('sourceIp')}")
                 user = str(rec.get("principal") or "").rsplit("/", 1)[-1]
                 s.find("key_used_from_bad_ip", {"user": user, "key": key}, [rec["_eid"]])
@@ -724,7 +760,7 @@ def _actions(s: _Scoring, verdict: str) -> list[ProposedAction]:
                 continue
             out.append(ProposedAction(action=action, args=args, target=next(iter(args.values())),
                                       reasoning=f"deterministic rule: {finding.replace('_', ' ')}",
-                                      evidence_refs=sorted(refs, key=lambda r: int(r[1:]) if r[1:].isdigit() else 0)))
+                                      evidence_refs=sorted(refs, key=_scoring_ref_order)))
     return out
 
 
@@ -747,8 +783,7 @@ def score_evidence(observations: list[dict[str, Any]],
     weights, guard_notes = _guarded_weights(scoring)
     score = round(sum(weights.values()), 2)
     verdict, level, confidence = _verdict(score, len(facts.sources))
-    refs = sorted({r for refs, _ in scoring.features.values() for r in refs},
-                  key=lambda r: int(r[1:]) if r[1:].isdigit() else 0)
+    refs = sorted({r for refs, _ in scoring.features.values() for r in refs}, key=_scoring_ref_order)
     signals = "; ".join(f"{name} ({weights[name]:+g}: {detail})" for name, (_, detail) in scoring.features.items())
     signals += "".join(f". Guard: {note}" for note in guard_notes)
     summary = (f"Deterministic reasoner (rules over evidence, no language model): score {score:+g} from "
