@@ -64,21 +64,17 @@ def note_entry(
 
 def text_entry(brand: str, message: str) -> dict[str, Any]:
     """What ``demisto.results("some text")`` becomes: the real action commands answer like this."""
-    return {
-        "Type": ENTRY_NOTE,
-        "ContentsFormat": "text",
-        "Contents": message,
-        "HumanReadable": None,
-        "EntryContext": None,
-        "Brand": brand,
-        "ModuleName": module_name(brand),
-    }
+    return _message_entry(ENTRY_NOTE, brand, message)
 
 
 def error_entry(brand: str, message: str) -> dict[str, Any]:
     """An ERROR entry (Type 4) as ``return_error`` produces; ``is_error``/``get_error`` read Contents."""
+    return _message_entry(ENTRY_ERROR, brand, message)
+
+
+def _message_entry(entry_type: int, brand: str, message: str) -> dict[str, Any]:
     return {
-        "Type": ENTRY_ERROR,
+        "Type": entry_type,
         "ContentsFormat": "text",
         "Contents": message,
         "HumanReadable": None,
