@@ -86,14 +86,16 @@ def _all_times(data: dict[str, Any]) -> Iterator[datetime]:
                 yield stamp
 
 
-TIME_FIELDS = {"cloudtrail": "eventTime", "okta": "published", "api_access": "time"}
-_GENERIC_TIME_FIELDS = ("time", "_time", "timestamp", "@timestamp", "eventTime", "published", "created")
+TIME_FIELDS = {"cloudtrail": ("eventTime",), "okta": ("published",),
+               # API Gateway's own $context names after the local 'time' (see apiAccessRecord in the schema)
+               "api_access": ("time", "requestTimeEpoch", "requestTime")}
+_GENERIC_TIME_FIELDS = ("time", "_time", "timestamp", "@timestamp", "eventTime", "published", "created",
+                        "requestTimeEpoch", "requestTime")
 
 
 def record_time(dataset: str, record: dict[str, Any]) -> datetime | None:
-    """The event time of a record of a named dataset (known field per vendor, common names otherwise)."""
-    name = TIME_FIELDS.get(dataset)
-    candidates = (name,) if name else _GENERIC_TIME_FIELDS
+    """The event time of a record of a named dataset (known fields per vendor, common names otherwise)."""
+    candidates = TIME_FIELDS.get(dataset, _GENERIC_TIME_FIELDS)
     for key in candidates:
         value = record.get(key)
         if value:

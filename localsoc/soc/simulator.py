@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from localsoc.soc.entries import context_key, error_entry, note_entry, table_to_markdown, text_entry
+from localsoc.soc.records import api_access_view, is_anonymous, is_user_action
 from localsoc.soc.reputation import ReputationService, abuse_confidence
 from localsoc.soc.scenario import Scenario
 from localsoc.soc.splunk import SplunkQueryError, run_search
@@ -476,11 +477,12 @@ class SimulatedSOC:
         now = self.clock.now()
         uses: list[tuple[datetime, str, str]] = []
         for rec in self.scenario.records("cloudtrail"):
-            if (rec.get("userIdentity") or {}).get("accessKeyId") == key_id:
+            if is_user_action(rec) and (rec.get("userIdentity") or {}).get("accessKeyId") == key_id:
                 uses.append((parse_time(rec["eventTime"]), rec["eventSource"].split(".")[0], rec["awsRegion"]))
         for rec in self.scenario.records("api_access"):
-            if rec.get("keyId") == key_id:
-                uses.append((parse_time(rec["time"]), "execute-api", "us-east-1"))
+            line = api_access_view(rec)
+            if line.key_id == key_id and line.when is not None:
+                uses.append((line.when, "execute-api", "us-east-1"))
         uses = [u for u in uses if u[0] <= now]
         last = max(uses, default=None, key=lambda u: u[0])
         data = {"ID": key_id, "UserName": owner["UserName"],
@@ -595,15 +597,21 @@ class SimulatedSOC:
     # ---- AWS - CloudTrail --------------------------------------------------------------------------
     @staticmethod
     def _lookup_username(rec: dict[str, Any]) -> str | None:
+        """LookupEvents' Username: the IAM user, the role session, 'root'; None for an anonymous principal or an
+        identity that names nobody (AWS Internal). CloudTrail's HIDDEN_DUE_TO_SECURITY_REASONS stays: AWS
+        returns it as the Username of failed console sign-ins, and that is what a playbook sees."""
         ident = rec.get("userIdentity") or {}
+        if not isinstance(ident, dict) or is_anonymous(ident):
+            return None
         kind = ident.get("type")
         if kind == "IAMUser":
             return ident.get("userName")
-        if kind == "AssumedRole" and ident.get("arn"):
+        if kind == "AssumedRole" and isinstance(ident.get("arn"), str) and ident["arn"]:
             return ident["arn"].rsplit("/", 1)[-1]
         if kind == "Root":
             return "root"
-        return ident.get("userName") or None
+        name = ident.get("userName")
+        return name if isinstance(name, str) and name else None
 
     @staticmethod
     def _resources(rec: dict[str, Any]) -> list[dict[str, str]]:
@@ -661,6 +669,8 @@ class SimulatedSOC:
         region = args.get("region")
         hits = []
         for rec in self.scenario.records("cloudtrail"):
+            if not is_user_action(rec):
+                continue  # LookupEvents returns Insights events only when asked for EventCategory=insight
             when = parse_time(rec["eventTime"])
             if (start and when < start) or (end and when > end) or when > self.clock.now():
                 continue
@@ -829,7 +839,8 @@ class SimulatedSOC:
                 "Actor": f"{actor.get('displayName')} ({actor.get('type')})",
                 "ActorAlternaneId": actor.get("alternateId"),
                 "EventInfo": ev.get("displayMessage"),
-                "EventOutcome": outcome.get("result", "") + (f": {outcome['reason']}" if outcome.get("reason") else ""),
+                "EventOutcome": str(outcome.get("result") or "") + (f": {outcome['reason']}" if outcome.get("reason")
+                                                                     else ""),
                 "EventSeverity": ev.get("severity"),
                 "Client": f"{browser} on {os_name} {device}",
                 "RequestIP": client.get("ipAddress"),

@@ -18,6 +18,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from localsoc.soc.records import identity_user_name, is_user_action
 from localsoc.soc.scenario import Scenario
 from localsoc.soc.timeutil import aws_time, iso_z, parse_time
 
@@ -193,11 +194,17 @@ class _Builder:
             self.okta_user_from_directory(entry)
 
     def identity_from_record(self, rec: dict[str, Any]) -> str | None:
-        """Register the caller; return the IAM user name when the caller is an IAM user."""
-        ident = rec.get("userIdentity") or {}
+        """Register the caller; return the IAM user name when the caller is an IAM user.
+
+        Insights events have no caller; identities without a type (AWS Internal), anonymous principals and
+        placeholder names (HIDDEN_DUE_TO_SECURITY_REASONS) register nobody.
+        """
+        ident = _object_field(rec, "userIdentity")
+        if not is_user_action(rec):
+            return None
         when = aws_time(parse_time(rec["eventTime"]))
         kind = ident.get("type")
-        if kind == "IAMUser" and _text_field(ident, "userName"):
+        if kind == "IAMUser" and identity_user_name(ident):
             user = self.iam_user(ident["userName"], when, "cloudtrail", arn=ident.get("arn"),
                                  user_id=ident.get("principalId"))
             key = ident.get("accessKeyId") or ""
@@ -215,6 +222,8 @@ class _Builder:
         return None
 
     def apply_cloudtrail(self, rec: dict[str, Any], caller: str | None) -> None:
+        if not is_user_action(rec):  # an Insights event reports a call rate, it changes no permission
+            return
         name = rec["eventName"]
         if name not in PERMISSION_EVENTS:
             return
@@ -228,7 +237,7 @@ class _Builder:
         target_user = rp.get("userName") or caller
         change = {
             "eventTime": rec["eventTime"], "eventID": rec["eventID"], "eventName": name,
-            "actor": (rec.get("userIdentity") or {}).get("arn"), "actorUserName": caller,
+            "actor": _object_field(rec, "userIdentity").get("arn"), "actorUserName": caller,
             "sourceIPAddress": rec.get("sourceIPAddress"), "applied": ok, "errorCode": rec.get("errorCode"),
             "target": rp.get("userName") or rp.get("roleName") or rp.get("groupName") or caller,
             "details": {k: v for k, v in rp.items() if k in ("policyArn", "policyName", "groupName", "accessKeyId",

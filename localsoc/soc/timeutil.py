@@ -60,8 +60,12 @@ _UNIT_SECONDS = {
 }
 
 
+_CLF = re.compile(r"^\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$")
+
+
 def parse_time(value: str | int | float | datetime) -> datetime:
-    """Parse an absolute time (ISO 8601 with or without zone, epoch seconds) into aware UTC.
+    """Parse an absolute time (ISO 8601 with or without zone, epoch seconds or milliseconds, or the Common Log
+    Format time API Gateway writes as ``$context.requestTime``) into aware UTC.
 
     A naive time is UTC: the AWS integrations' ``startTime`` format (``%Y-%m-%dT%H:%M:%S``) has no zone and
     the AWS APIs read it as UTC.
@@ -73,6 +77,11 @@ def parse_time(value: str | int | float | datetime) -> datetime:
     if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\d{9,13}(\.\d+)?", value)):
         return _from_epoch(value)
     text = str(value).strip()
+    if _CLF.match(text):  # API Gateway $context.requestTime: 14/May/2024:02:10:05 +0000
+        try:
+            return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").astimezone(UTC)
+        except ValueError as exc:
+            raise ValueError(f"cannot parse time {value!r}: {exc}") from exc
     if text.endswith("Z") or text.endswith("z"):
         text = text[:-1] + "+00:00"
     text = text.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", text) else text

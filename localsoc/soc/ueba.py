@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from localsoc.soc.records import api_access_view, identity_user_name, is_user_action
 from localsoc.soc.reputation import ReputationService
 from localsoc.soc.scenario import Scenario
 from localsoc.soc.state import ADMIN_POLICY_ARN
@@ -82,19 +83,22 @@ def collect_activities(scenario: Scenario, state: dict[str, Any], rep: Reputatio
                        aliases: set[str]) -> list[Activity]:
     acts: list[Activity] = []
     for rec in scenario.records("cloudtrail"):
+        if not is_user_action(rec):
+            continue  # an Insights event is a rate statistic, not something the principal did
         ident = rec.get("userIdentity") or {}
-        keys = {str(ident.get("userName", "")).lower(), str(ident.get("accessKeyId", "")).lower(),
-                str(ident.get("arn", "")).lower()}
+        ident = ident if isinstance(ident, dict) else {}
+        keys = {v.lower() for v in (identity_user_name(ident), ident.get("accessKeyId"), ident.get("arn"))
+                if isinstance(v, str) and v}
         if not keys & aliases:
             continue
         country, asn = _geo(rep, rec.get("sourceIPAddress"))
-        rp = rec.get("requestParameters") or {}
+        rp = rec.get("requestParameters") if isinstance(rec.get("requestParameters"), dict) else {}
         acts.append(Activity(parse_time(rec["eventTime"]), "cloudtrail", rec["eventName"], rec.get("sourceIPAddress"),
                              rec.get("userAgent"), country, asn, bool(rec.get("errorCode")),
                              {"policyArn": rp.get("policyArn"), "eventID": rec["eventID"]}))
     for ev in scenario.records("okta"):
         actor = ev.get("actor") or {}
-        if not {str(actor.get("id", "")).lower(), str(actor.get("alternateId", "")).lower()} & aliases:
+        if not {str(v).lower() for v in (actor.get("id"), actor.get("alternateId")) if v} & aliases:
             continue
         client = ev.get("client") or {}
         geo = client.get("geographicalContext") or {}
@@ -105,14 +109,15 @@ def collect_activities(scenario: Scenario, state: dict[str, Any], rep: Reputatio
                              geo.get("country"), sec.get("asNumber"), result in ("FAILURE", "DENY"),
                              {"uuid": ev["uuid"]}))
     for rec in scenario.records("api_access"):
-        principal = str(rec.get("principal", "")).lower()
-        short = principal.rsplit("/", 1)[-1]
-        if not ({principal, short, str(rec.get("keyId", "")).lower()} & aliases):
+        line = api_access_view(rec)  # quoted status, '-' placeholders and $context field names normalised
+        names = {line.principal.lower(), line.principal.lower().rsplit("/", 1)[-1]} if line.principal else set()
+        if line.key_id:
+            names.add(line.key_id.lower())
+        if line.when is None or not names & aliases:
             continue
-        country, asn = _geo(rep, rec.get("sourceIp"))
-        acts.append(Activity(parse_time(rec["time"]), "api_access", f"{rec['httpMethod']} {rec['path']}",
-                             rec.get("sourceIp"), rec.get("userAgent"), country, asn, rec.get("status") in (401, 403),
-                             {"requestId": rec["requestId"], "keyId": rec.get("keyId")}))
+        country, asn = _geo(rep, line.source_ip)
+        acts.append(Activity(line.when, "api_access", f"{line.method} {line.path}", line.source_ip, line.user_agent,
+                             country, asn, line.denied, {"requestId": line.request_id, "keyId": line.key_id}))
     acts.sort(key=lambda a: a.when)
     return acts
 

@@ -2,9 +2,11 @@
 
 The records in test_data/ are written from the vendors' documented formats (AWS CloudTrail userIdentity and
 record-contents reference, Okta System Log API, API Gateway JSON access logs, XSOAR incidents as fetching
-integrations create them). The point is not a verdict per record but that nothing breaks: a record the scenario
-schema does not admit gives a ScenarioError naming the JSON path, everything else loads, every read command
-answers, entities are sane and the scorer, injection detector, redactor and compactor handle all of it.
+integrations create them). The point is not a verdict per record but that nothing breaks: every shape the vendors
+document loads (Insights events, anonymous and AWS-internal identities, API Gateway's quoted $context values, Okta's
+nullable fields), the simulator answers from it without inventing users, a genuinely malformed record gives a
+ScenarioError naming the JSON path, entities are sane and the scorer, injection detector, redactor and compactor
+handle all of it.
 Each "regression" test pins one bug these shapes found.
 """
 
@@ -21,6 +23,7 @@ import pytest
 from AIReasoningApiModule import *  # noqa: F403
 
 from localsoc.soc import Scenario, ScenarioError, SimulatedSOC
+from localsoc.soc.scenario import record_time
 from localsoc.soc.simulator import INTEGRATION_CRASH
 from localsoc.soc.timeutil import parse_time
 
@@ -46,9 +49,14 @@ def scenario_dict(datasets: dict[str, list[Any]], **extra: Any) -> dict[str, Any
             "incident": scenario_incident(INCIDENTS["106"]), "datasets": datasets, **extra}
 
 
+API_LOADABLE = API["raw_json_format"][:2] + API["documented_format"]  # API Gateway's own quoted-string lines
+
+
 def full_datasets() -> dict[str, list[Any]]:
-    return {"cloudtrail": copy.deepcopy(CLOUDTRAIL["valid"]), "okta": copy.deepcopy(OKTA["valid"]),
-            "api_access": copy.deepcopy(API["valid"]), "apigw_raw": copy.deepcopy(API["raw_json_format"])}
+    return {"cloudtrail": copy.deepcopy(CLOUDTRAIL["valid"] + CLOUDTRAIL["edge_shapes"]),
+            "okta": copy.deepcopy(OKTA["valid"] + OKTA["edge_shapes"]),
+            "api_access": copy.deepcopy(API["valid"] + API_LOADABLE),
+            "apigw_raw": copy.deepcopy(API["raw_json_format"])}
 
 
 def make_soc(datasets: dict[str, list[Any]] | None = None, **extra: Any) -> SimulatedSOC:
@@ -146,27 +154,185 @@ def test_splunk_search_reads_raw_api_gateway_lines(soc: SimulatedSOC) -> None:
     assert dated["a1b2c3d4-0105"] is None
 
 
-OUTSIDE_SCHEMA = [
-    ("insight event (no userIdentity)", {"cloudtrail": [CLOUDTRAIL["outside_schema"][0]]}, "$.datasets.cloudtrail[0]"),
-    ("anonymous S3 principal", {"cloudtrail": [CLOUDTRAIL["outside_schema"][1]]},
-     "$.datasets.cloudtrail[0].userIdentity.accountId"),
-    ("service event without userIdentity.type", {"cloudtrail": [CLOUDTRAIL["outside_schema"][2]]},
-     "$.datasets.cloudtrail[0].userIdentity"),
-    ("API gateway JSON access-log line as api_access", {"api_access": [API["raw_json_format"][0]]},
-     "$.datasets.api_access[0]"),
-    ("Okta event without outcome", {"okta": [{k: v for k, v in OKTA["valid"][0].items() if k != "outcome"}]},
-     "$.datasets.okta[0]"),
-    ("CloudTrail eventTime with millis",
-     {"cloudtrail": [dict(CLOUDTRAIL["valid"][0], eventTime="2024-05-14T02:13:07.123Z")]},
-     "$.datasets.cloudtrail[0].eventTime"),
+# --------------------------------------------------------------------------------------------
+# Real shapes an earlier schema rejected: they load, and the simulator handles them
+# --------------------------------------------------------------------------------------------
+
+CT_EDGE = CLOUDTRAIL["edge_shapes"]
+INSIGHTS = [r for r in CT_EDGE if r["eventType"] == "AwsCloudTrailInsight"]
+NOBODY = [CT_EDGE[1], CT_EDGE[2], CT_EDGE[7], CT_EDGE[8]]  # anonymous S3 read, AWS Internal, AWSService, VPCe denial
+LATER = "2024-05-15T00:00:00Z"  # a fixed 'now' after every record, so scenarios with and without a record compare
+EDGE_SHAPES = [
+    *[(f"cloudtrail {i} {r['eventType']} {r.get('eventName') or r['insightDetails']['eventName']}", {"cloudtrail": [r]})
+      for i, r in enumerate(CT_EDGE)],
+    *[(f"okta {i} {e['eventType']}", {"okta": [e]}) for i, e in enumerate(OKTA["edge_shapes"])],
+    *[(f"api gateway line {r['requestId']}", {"api_access": [r]}) for r in API_LOADABLE],
 ]
 
 
-@pytest.mark.parametrize(("label", "datasets", "path"), OUTSIDE_SCHEMA, ids=[o[0] for o in OUTSIDE_SCHEMA])
-def test_records_outside_the_schema_give_a_scenario_error(label: str, datasets: dict[str, Any], path: str) -> None:
+def lookup(soc: SimulatedSOC, key: str, value: str) -> list[dict[str, Any]]:
+    entries = soc.dispatch("aws-cloudtrail-lookup-events", {"attributeKey": key, "attributeValue": value})
+    assert entries and entries[0]["Type"] == 1, entries
+    return entries[0]["EntryContext"]["AWS.CloudTrail.Events(val.EventId == obj.EventId)"]
+
+
+def exabeam(soc: SimulatedSOC, username: str) -> dict[str, Any]:
+    entries = soc.dispatch("exabeam-get-user-info", {"username": username})
+    assert entries and entries[0]["Type"] == 1, entries
+    return entries[0]["Contents"]
+
+
+@pytest.mark.parametrize(("label", "datasets"), EDGE_SHAPES, ids=[e[0] for e in EDGE_SHAPES])
+def test_real_shapes_load_and_every_read_command_answers(label: str, datasets: dict[str, Any]) -> None:
+    soc = SimulatedSOC(Scenario.from_dict(scenario_dict(copy.deepcopy(datasets)), source=label),
+                       reputation_feed=False)
+    assert soc.state["iam"]["users"] == {}  # none of these records is an IAM user's call
+    assert set(soc.state["okta"]["users"]) <= {"00u1abcdEXAMPLE0001"}  # only a User actor with a login is a user
+    assert soc.permission_changes() == []
+    for command, args in READ_CALLS:
+        entries = soc.dispatch(command, args)
+        assert isinstance(entries, list) and entries, f"{command} returned {entries!r}"
+        for entry in entries:
+            assert INTEGRATION_CRASH not in str(entry.get("Contents")), entry["Contents"]
+    json.dumps(soc.snapshot())
+
+
+def test_an_insight_event_is_not_a_user_action() -> None:
+    plain = make_soc({"cloudtrail": copy.deepcopy(CLOUDTRAIL["valid"])}, now=LATER, reputation={BAD_IP: 5})
+    with_insights = make_soc({"cloudtrail": copy.deepcopy(CLOUDTRAIL["valid"] + INSIGHTS)}, now=LATER,
+                             reputation={BAD_IP: 5})
+    # insightDetails names CreateAccessKey and alice's ARN: still no user, key, role or permission change
+    assert with_insights.state == plain.state
+    for key, value in (("EventName", "CreateAccessKey"), ("EventName", "GetObject"), ("Username", "alice"),
+                       ("EventSource", "iam.amazonaws.com"), ("ReadOnly", "false"),
+                       ("EventId", INSIGHTS[0]["eventID"])):
+        assert lookup(with_insights, key, value) == lookup(plain, key, value), (key, value)
+    assert exabeam(with_insights, "alice") == exabeam(plain, "alice")  # no activity, no volume spike
+    # ... but it is a record a SOC searches: Splunk finds it by its insight fields
+    found = with_insights.dispatch("splunk-search", {"query": "index=cloudtrail eventType=AwsCloudTrailInsight",
+                                                     "earliest_time": "-30d"})[0]["Contents"]
+    assert {r["eventID"] for r in found} == {r["eventID"] for r in INSIGHTS}
+    rate = with_insights.dispatch("splunk-search", {"query": "index=cloudtrail insightDetails.state=Start "
+                                                             "insightDetails.insightType=ApiCallRateInsight",
+                                                    "earliest_time": "-30d"})[0]["Contents"]
+    assert [r["insightDetails.eventName"] for r in rate] == ["CreateAccessKey"]
+
+
+def test_anonymous_and_aws_internal_callers_are_nobody() -> None:
+    soc = make_soc({"cloudtrail": copy.deepcopy(NOBODY)}, now=LATER)
+    assert soc.state["iam"]["users"] == {} and soc.state["iam"]["roles"] == {}
+    assert soc.dispatch("aws-iam-list-users", {})[0]["EntryContext"]["AWS.IAM.Users"] == []
+    for name in ("ANONYMOUS_PRINCIPAL", "AWS Internal", "123456789012", "secretsmanager.amazonaws.com"):
+        assert lookup(soc, "Username", name) == [], name
+        assert exabeam(soc, name) == {}, name  # 'not found', not a user with activity
+    for key, value, event in (("EventName", "GetObject", CT_EDGE[1]), ("EventSource", "kms.amazonaws.com", CT_EDGE[2]),
+                              ("EventName", "RotationSucceeded", CT_EDGE[7]), ("EventName", "ListBuckets", CT_EDGE[8])):
+        rows = lookup(soc, key, value)
+        assert [r["EventId"] for r in rows] == [event["eventID"]]
+        assert "Username" not in rows[0]  # LookupEvents has no user name for these callers
+    assert {r["EventId"] for r in lookup(soc, "ReadOnly", "false")} == {CT_EDGE[2]["eventID"], CT_EDGE[7]["eventID"]}
+
+
+def test_federated_and_role_sessions_make_no_iam_user() -> None:
+    soc = make_soc({"cloudtrail": copy.deepcopy([CT_EDGE[5], CT_EDGE[6]])}, now=LATER)
+    assert soc.state["iam"]["users"] == {}
+    assert set(soc.state["iam"]["roles"]) == {"ops-readonly"}  # from the session issuer, basic-notation creationDate
+    assert [r["Username"] for r in lookup(soc, "Username", "user-id")] == ["user-id"]  # web identity user name
+    assert [r["Username"] for r in lookup(soc, "Username", "ops-session")] == ["ops-session"]
+    assert lookup(soc, "EventName", "DescribeInstances")[0]["EventId"] == CT_EDGE[6]["eventID"]
+
+
+ALICE_KEY = {"users": [{"name": "alice", "access_keys": [
+    {"AccessKeyId": "AKIAIOSFODNN7EXAMPLE", "Status": "Active", "CreateDate": "2024-01-01T00:00:00Z"}]}]}
+
+
+def test_api_gateway_quoted_values_and_context_names_are_read() -> None:
+    soc = make_soc({"api_access": copy.deepcopy(API["valid"] + API_LOADABLE)}, directory=ALICE_KEY)
+    # the record time (scenario 'now', Splunk _time) reads API Gateway's requestTime (CLF) and requestTimeEpoch (ms)
+    assert record_time("api_access", API["documented_format"][0]) == parse_time("2024-05-14T02:11:05Z")
+    assert record_time("api_access", API["documented_format"][1]) == parse_time("2024-05-14T02:12:06Z")
+    used = soc.dispatch("aws-iam-get-access-key-last-used", {"accessKeyId": "AKIAIOSFODNN7EXAMPLE"})
+    assert used[0]["Contents"]["AccessKeyLastUsed"] == {"LastUsedDate": "2024-05-14T02:12:06",
+                                                        "ServiceName": "execute-api", "Region": "us-east-1"}
+    risk = exabeam(soc, "alice")
+    failures = [c for c in risk["riskReasons"] if c["rule"] == "failures"]
+    assert failures and failures[0]["reason"].startswith("1 failed")  # status "403" is a denial like 403
+    assert exabeam(soc, "-") == {}  # API Gateway's '-' (no caller, no key) is nobody
+    denied = soc.dispatch("splunk-search", {"query": "index=api_access status=403", "earliest_time": "-30d"})
+    assert {r["requestId"] for r in denied[0]["Contents"]} == {"a1b2c3d4-0002", "a1b2c3d4-0101", "a1b2c3d4-0201"}
+    clf = [r for r in denied[0]["Contents"] if r["requestId"] == "a1b2c3d4-0201"]
+    assert clf[0]["_time"].startswith("2024-05-14T02:11:05")  # requestTime in Common Log Format
+
+
+def test_okta_events_without_outcome_or_client() -> None:
+    soc = make_soc({"okta": copy.deepcopy(OKTA["edge_shapes"])})
+    users = soc.state["okta"]["users"]
+    assert set(users) == {"00u1abcdEXAMPLE0001"}  # the app actor with a null alternateId is no user
+    assert users["00u1abcdEXAMPLE0001"]["sessions"] == 0  # no outcome is not a successful sign-in
+    assert users["00u1abcdEXAMPLE0001"]["lastLogin"] is None
+    entries = soc.dispatch("okta-get-logs", {})
+    assert [e["uuid"] for e in entries[0]["Contents"]] == [e["uuid"] for e in OKTA["edge_shapes"]]
+    failed = soc.dispatch("okta-get-failed-logins", {})[0]["Contents"]
+    assert [e["uuid"] for e in failed] == [OKTA["edge_shapes"][3]["uuid"]]
+    ok = soc.dispatch("okta-get-logs", {"filter": 'outcome.result eq "SUCCESS"'})[0]["Contents"]
+    assert [e["uuid"] for e in ok] == [OKTA["edge_shapes"][2]["uuid"]]
+    risk = exabeam(soc, "dana@example.com")
+    assert [c["reason"] for c in risk["riskReasons"] if c["rule"] == "failures"] == ["1 failed/denied action(s)"]
+
+
+# --------------------------------------------------------------------------------------------
+# Genuinely malformed records are still rejected, naming the JSON path
+# --------------------------------------------------------------------------------------------
+
+
+def without(record: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in copy.deepcopy(record).items() if k not in keys}
+
+
+def changed(record: dict[str, Any], **values: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(record), **values}
+
+
+CT0 = CLOUDTRAIL["valid"][0]
+MALFORMED = [
+    ("CloudTrail record that is not an object", {"cloudtrail": ["CreateAccessKey by alice"]},
+     "$.datasets.cloudtrail[0]"),
+    ("CloudTrail log file pasted whole", {"cloudtrail": {"Records": [CT0]}}, "$.datasets.cloudtrail"),
+    ("management event without eventTime", {"cloudtrail": [without(CT0, "eventTime")]}, "$.datasets.cloudtrail[0]"),
+    ("data event without eventID", {"cloudtrail": [without(CT_EDGE[1], "eventID")]}, "$.datasets.cloudtrail[0]"),
+    ("API call without userIdentity", {"cloudtrail": [without(CT0, "userIdentity")]}, "$.datasets.cloudtrail[0]"),
+    ("API call without eventName", {"cloudtrail": [without(CT0, "eventName")]}, "$.datasets.cloudtrail[0]"),
+    ("API call without sourceIPAddress", {"cloudtrail": [without(CT0, "sourceIPAddress")]}, "$.datasets.cloudtrail[0]"),
+    ("Insights event without insightDetails", {"cloudtrail": [without(CT_EDGE[0], "insightDetails")]},
+     "$.datasets.cloudtrail[0]"),
+    ("Insights event with an unknown state",
+     {"cloudtrail": [changed(CT_EDGE[0], insightDetails={**CT_EDGE[0]["insightDetails"], "state": "Begin"})]},
+     "$.datasets.cloudtrail[0].insightDetails.state"),
+    ("API call labelled an Insight", {"cloudtrail": [changed(CT0, eventCategory="Insight")]},
+     "$.datasets.cloudtrail[0].eventCategory"),
+    ("CloudTrail eventTime with millis", {"cloudtrail": [changed(CT0, eventTime="2024-05-14T02:13:07.123Z")]},
+     "$.datasets.cloudtrail[0].eventTime"),
+    ("account id that is no account and not ANONYMOUS_PRINCIPAL",
+     {"cloudtrail": [changed(CT_EDGE[1], userIdentity={"type": "AWSAccount", "accountId": "anonymous"})]},
+     "$.datasets.cloudtrail[0].userIdentity.accountId"),
+    ("Okta event without actor", {"okta": [without(OKTA["valid"][0], "actor")]}, "$.datasets.okta[0]"),
+    ("Okta outcome without result", {"okta": [changed(OKTA["valid"][0], outcome={"reason": "x"})]},
+     "$.datasets.okta[0].outcome"),
+    ("Okta event that is not an object", {"okta": [None]}, "$.datasets.okta[0]"),
+    ("API line with status null", {"api_access": [API["raw_json_format"][2]]}, "$.datasets.api_access[0]"),
+    ("API line without a time", {"api_access": [API["raw_json_format"][3]]}, "$.datasets.api_access[0]"),
+    ("API line with an unparsable time", {"api_access": [API["raw_json_format"][4]]}, "$.datasets.api_access[0].time"),
+    ("API line with a negative size", {"api_access": [changed(API["raw_json_format"][1], responseBytes=-1)]},
+     "$.datasets.api_access[0].responseBytes"),
+    ("datasets that is a list", [CT0], "$.datasets"),
+]
+
+
+@pytest.mark.parametrize(("label", "datasets", "path"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_records_give_a_scenario_error(label: str, datasets: Any, path: str) -> None:
     with pytest.raises(ScenarioError) as info:
         Scenario.from_dict(scenario_dict(copy.deepcopy(datasets)), source=label)
-    assert info.value.json_path.startswith(path)
+    assert info.value.json_path.startswith(path), info.value
     assert label in str(info.value) and "invalid scenario at $.datasets" in str(info.value)
 
 
@@ -326,7 +492,7 @@ def test_regression_nested_raw_json_keeps_the_text() -> None:
     (CLOUDTRAIL["valid"][2], ["bob", "federation-broker"]),  # FederatedUser: the federated name is the user
     (CLOUDTRAIL["valid"][5], ["root"]),
     (CLOUDTRAIL["valid"][13], []),  # HIDDEN_DUE_TO_SECURITY_REASONS
-    (CLOUDTRAIL["outside_schema"][1], []),  # ANONYMOUS_PRINCIPAL has no userName, and no account-id user
+    (CLOUDTRAIL["edge_shapes"][1], []),  # ANONYMOUS_PRINCIPAL has no userName, and no account-id user
     ({"account": "123456789012", "user": "arn:aws:iam::123456789012:user/dave.", "text":
       "changed by arn:aws:iam::123456789012:user/erin."}, ["dave", "erin"]),
 ])
@@ -336,8 +502,8 @@ def test_regression_cloudtrail_identity_users(record: dict[str, Any], users: lis
     assert_sane_entities(found)
 
 
-@pytest.mark.parametrize("record", CLOUDTRAIL["valid"] + CLOUDTRAIL["outside_schema"] + OKTA["valid"]
-                         + API["valid"] + API["raw_json_format"])
+@pytest.mark.parametrize("record", CLOUDTRAIL["valid"] + CLOUDTRAIL["edge_shapes"] + OKTA["valid"]
+                         + OKTA["edge_shapes"] + API["valid"] + API["raw_json_format"] + API["documented_format"])
 def test_record_entities_are_sane(record: dict[str, Any]) -> None:
     found = extract_entities(record)
     assert_sane_entities(found)
@@ -430,8 +596,8 @@ def test_regression_odd_observations_and_incident(incident: Any) -> None:
 
 
 def benign_values(soc: SimulatedSOC) -> list[Any]:
-    values: list[Any] = [*CLOUDTRAIL["valid"], *CLOUDTRAIL["outside_schema"], *OKTA["valid"], *API["valid"],
-                         *API["raw_json_format"], *INCIDENTS.values()]
+    values: list[Any] = [*CLOUDTRAIL["valid"], *CLOUDTRAIL["edge_shapes"], *OKTA["valid"], *OKTA["edge_shapes"],
+                         *API["valid"], *API["raw_json_format"], *API["documented_format"], *INCIDENTS.values()]
     values += [o["output"] for o in simulator_observations(soc)]
     return values
 

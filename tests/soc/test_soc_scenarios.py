@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from soc_helpers import API, CT_ONLY, FP, SCENARIOS, TP
 
-from localsoc.soc import Scenario, ScenarioError, load_scenario
+from localsoc.soc import Scenario, ScenarioError, SimulatedSOC, load_scenario
+from localsoc.soc.scenario import scenario_schema
 
 
 def _write(tmp_path: Path, data: object, name: str = "broken.json") -> Path:
@@ -114,3 +115,41 @@ def test_from_dict_validates_and_now_defaults_after_last_event() -> None:
     data["category"] = "phishing"
     with pytest.raises(ScenarioError):
         Scenario.from_dict(data)
+
+
+def test_vendor_record_definitions_are_documented() -> None:
+    """The record definitions say which vendor shapes they admit (schema descriptions are the scenario docs)."""
+    defs = scenario_schema()["$defs"]
+    for name in ("cloudtrailRecord", "cloudtrailUserIdentity", "cloudtrailInsightDetails", "oktaEvent", "oktaActor",
+                 "apiAccessRecord", "apiByteCount"):
+        assert len(defs[name].get("description", "")) > 40, name
+    assert "AwsCloudTrailInsight" in defs["cloudtrailRecord"]["description"]
+    assert "ANONYMOUS_PRINCIPAL" in defs["cloudtrailUserIdentity"]["properties"]["accountId"]["description"]
+
+
+def test_real_cloudtrail_shapes_in_a_bundled_scenario_load(tmp_path: Path) -> None:
+    """An Insights event and an anonymous read added to a bundled scenario load and leave its IAM state alone."""
+    data = _tp_data()
+    base = load_scenario(TP)
+    template = data["datasets"]["cloudtrail"][0]
+    account = template.get("recipientAccountId", "123456789012")
+    data["datasets"]["cloudtrail"] += [
+        {"eventVersion": "1.08", "eventTime": template["eventTime"], "awsRegion": "us-east-1",
+         "eventID": "0e1d2c3b-4a59-4876-9a3c-00000000ab01", "eventType": "AwsCloudTrailInsight",
+         "recipientAccountId": account, "sharedEventID": "0e1d2c3b-4a59-4876-9a3c-00000000ab02",
+         "eventCategory": "Insight",
+         "insightDetails": {"state": "Start", "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey",
+                            "insightType": "ApiCallRateInsight", "insightContext": {"statistics": {}}}},
+        {"eventVersion": "1.09", "userIdentity": {"type": "AWSAccount", "principalId": "",
+                                                  "accountId": "ANONYMOUS_PRINCIPAL"},
+         "eventTime": template["eventTime"], "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+         "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.200",
+         "eventID": "0e1d2c3b-4a59-4876-9a3c-00000000ab03",
+         "eventType": "AwsApiCall", "managementEvent": False, "eventCategory": "Data", "readOnly": True,
+         "recipientAccountId": account},
+    ]
+    path = _write(tmp_path, data, "with_real_shapes.json")
+    extended = SimulatedSOC(load_scenario(path), reputation_feed=False)
+    original = SimulatedSOC(base, reputation_feed=False)
+    assert extended.state["iam"] == original.state["iam"]
+    assert extended.permission_changes() == original.permission_changes()
