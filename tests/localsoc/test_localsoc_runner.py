@@ -101,14 +101,10 @@ def _flagship(scenario: Scenario) -> str:
 # Scenarios whose expected verdict the deterministic reasoner does not reach yet (it answers "inconclusive" on
 # these false positives). Listed, not hidden: strict xfail turns into a failure the day the engine gets them
 # right, so the entry must then be removed. The playbooks themselves complete on all of them.
-# These two reached false_positive only while the gateway's deterministic reasoner scored the prompt's compacted
-# tool outputs: with the whole evidence (as the engine in-process always had it) the rules see the partner's
-# 500-request / 37 MB export (api_volume_anomaly +1.5, no no_sensitive_activity) and the traveller's second
-# country (okta_new_country +1 against mfa_present -1) and abstain - a person decides. Rules owners: WEIGHTS.
-KNOWN_VERDICT_GAPS: set[str] = {
-    "api_key_abuse_partner_nightly_export_fp",
-    "unauthorized_access_travel_vpn_fp",
-}
+# Empty since the rules learned the partner's nightly schedule (api_key_baseline: the same key, IP, hour and
+# paths on earlier nights) and the traveller's enrolled device (okta_known_device: Okta's New Device=NEGATIVE,
+# the factor and fingerprint seen before); see docs/engine.md.
+KNOWN_VERDICT_GAPS: set[str] = set()
 
 
 def _verdict_params() -> list[Any]:

@@ -88,6 +88,8 @@ WEIGHTS: dict[str, float] = {
     "denied_only_workload": -2.0,
     "ueba_at_baseline": -0.5,
     "prior_alerts_closed_fp": -1.0,
+    "api_key_baseline": -2.5,
+    "okta_known_device": -1.5,
 }
 """Weights of the deterministic reasoner (positive = malicious, negative = benign); each counts once.
 
@@ -98,7 +100,8 @@ WEIGHTS: dict[str, float] = {
 | hosting_or_proxy_ip | +0.5 | AbuseIPDB UsageType data center/hosting/VPN, or Okta securityContext.isProxy |
 | sensitive_call_from_bad_ip | +2.0 | persistence/escalation/evasion CloudTrail event from a malicious IP |
 | iam_persistence | +1.5 | CreateAccessKey, CreateLoginProfile, UpdateLoginProfile, CreateUser (not a rotation) |
-| iam_admin_escalation | +3.0 | Attach*Policy with AdministratorAccess/IAMFullAccess, inline "*" policy |
+| iam_admin_escalation | +3.0 | Attach*Policy with AdministratorAccess/IAMFullAccess, inline "*" policy, or |
+| | | AddUserToGroup into an admin-like group (name, or an admin policy attached to it in the evidence) |
 | iam_policy_change | +1.0 | PutUserPolicy, PutRolePolicy, CreatePolicyVersion, AddUserToGroup, ... (non-admin) |
 | logging_disabled | +3.0 | DeleteTrail, StopLogging, UpdateTrail, PutEventSelectors, DeleteFlowLogs, DeleteDetector |
 | access_denied_burst | +1.5 | >= 5 CloudTrail events with errorCode AccessDenied / UnauthorizedOperation |
@@ -125,6 +128,12 @@ WEIGHTS: dict[str, float] = {
 | | | IP, no successful persistence, escalation or evasion call by those roles (misconfiguration) |
 | ueba_at_baseline | -0.5 | RiskScore 20-49, within 10 points of the user's own AverageRiskScore |
 | prior_alerts_closed_fp | -1.0 | >= 2 earlier notables or incidents of the same rule closed FP, none closed TP |
+| api_key_baseline | -2.5 | every key with api_volume_anomaly has its peak hour (>= 3x its hourly average) matched |
+| | | on >= 2 earlier days at the same time of day from the same source IPs, similar count, bytes, |
+| | | paths and 401/403 share, no bad IP (cancels api_volume_anomaly, then counts as principal_baseline) |
+| okta_known_device | -1.5 | every new-location Okta sign-in of a user: Okta behaviors New Device=NEGATIVE and |
+| | | Velocity not POSITIVE, MFA success with a factor enrollment the user used >= 20 h earlier, |
+| | | device fingerprint seen on the user's earlier sign-ins; no factor change, bad or proxy IP |
 
 Where the benign signals come from (fields a tenant's tools return, never the scenario's answer):
 
@@ -143,6 +152,14 @@ Where the benign signals come from (fields a tenant's tools return, never the sc
   change is misconfigured, not escalating. It offsets access_denied_burst, it does not hide successes.
 - ueba_at_baseline: Exabeam's own per-user ``AverageRiskScore``; prior_alerts_closed_fp: Splunk ES notables'
   ``disposition`` / ``status_label`` or XSOAR ``closeReason`` set by analysts.
+- api_key_baseline: history inside the API gateway records (``time``/``requestTime``, ``sourceIp``, ``path``,
+  ``status``, ``responseBytes``): a key's burst that repeats at the same hour from the same address on earlier
+  days is its schedule (a partner's nightly export), not news. The gateway writes the source address; a bad-
+  reputation address never qualifies, and the hard-malice cap still applies.
+- okta_known_device: Okta's own risk engine (``debugContext.debugData.behaviors`` New Device / Velocity), the
+  ``AuthenticatorEnrollment`` target of ``user.authentication.auth_via_mfa`` and ``deviceFingerprint``: a
+  traveller approving a push on the factor enrolled long before, from the laptop seen before. A new factor
+  (``user.mfa.factor.*``), a bad or proxy IP or a new device stop it.
 
 Benign-evidence guard (``_guarded_weights``), because benign context is the cheapest thing for an attacker to fake:
 
@@ -185,7 +202,12 @@ FINDING_ACTIONS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "key_used_from_bad_ip": [("iam_deactivate_access_key", {"user_name": "user", "access_key_id": "key"})],
     "attacker_created_key": [("iam_deactivate_access_key", {"user_name": "user", "access_key_id": "key"})],
     "admin_policy_attached": [("iam_detach_user_policy", {"user_name": "user", "policy_arn": "policy_arn"})],
+    "admin_policy_attached_to_role": [("iam_detach_role_policy", {"role_name": "role", "policy_arn": "policy_arn"})],
+    "admin_group_membership_added": [("iam_remove_user_from_group", {"user_name": "user", "group_name": "group"})],
+    "console_password_set_by_suspect": [("iam_delete_login_profile", {"user_name": "user"})],
+    "console_login_from_bad_ip": [("iam_delete_login_profile", {"user_name": "user"})],
     "malicious_ip": [("block_ip", {"ip": "ip"})],
+    "api_gateway_bad_ip": [("waf_block_ip", {"ip": "cidr"})],
     "okta_account_compromised": [("okta_suspend_user", {"username": "login"}),
                                  ("okta_clear_user_sessions", {"user_id": "okta_id"})],
 }
@@ -196,11 +218,19 @@ FINDING_ACTIONS: dict[str, list[tuple[str, dict[str, str]]]] = {
 | key_used_from_bad_ip | CloudTrail/API records: key used from a malicious IP | iam_deactivate_access_key | user, key |
 | attacker_created_key | CreateAccessKey from a malicious IP | iam_deactivate_access_key | user, new key |
 | admin_policy_attached | AttachUserPolicy with an administrator policy | iam_detach_user_policy | user, policy ARN |
+| admin_policy_attached_to_role | AttachRolePolicy with an administrator policy | iam_detach_role_policy | role, ARN |
+| admin_group_membership_added | AddUserToGroup into an admin-like group by a suspect | iam_remove_user_from_group |
+| | principal (see _ct_suspect_principals) | | (user, group) |
+| console_password_set_by_suspect | Create/UpdateLoginProfile for another user by a suspect | iam_delete_login_profile |
+| | principal | | (target user) |
+| console_login_from_bad_ip | successful IAM-user ConsoleLogin from a malicious IP | iam_delete_login_profile | user |
 | malicious_ip | an IP with DBotScore 3 involved in the activity | block_ip | ip |
+| api_gateway_bad_ip | a malicious IP in API gateway records | waf_block_ip | ip/32 (/128) |
 | okta_account_compromised | brute force + success, bad-IP session, MFA reset + country | okta_suspend_user | login |
 | okta_account_compromised | (same) | okta_clear_user_sessions | Okta user id |
 
-Actions are proposed only for true_positive and suspicious verdicts.
+Actions are proposed only for true_positive and suspicious verdicts; the same action with the same arguments
+from two findings is proposed once with both findings' evidence.
 """
 
 PERSISTENCE_EVENTS = frozenset({"CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile", "CreateUser"})
@@ -212,6 +242,8 @@ EVASION_EVENTS = frozenset({"DeleteTrail", "StopLogging", "UpdateTrail", "PutEve
 MFA_RESET_EVENTS = frozenset({"user.mfa.factor.deactivate", "user.mfa.factor.reset_all", "DeactivateMFADevice",
                               "DeleteVirtualMFADevice"})
 ADMIN_POLICY_RE = re.compile(r"AdministratorAccess|IAMFullAccess|:policy/.*admin", re.IGNORECASE)
+# IAM group names that say "administrators" (Administrators, ops-admins, SysAdmins, PowerUsers, ...).
+ADMIN_GROUP_RE = re.compile(r"admin|power.?users?|super.?users?|full.?access", re.IGNORECASE)
 # ServiceNow-style change numbers anywhere; JIRA-style keys (OPS-2291, STD-0042) only next to a ticket word or
 # key (``"ticket": "OPS-2291"``, ``{"key": "change-ticket", "value": "OPS-2291"}``, "ticket OPS-2291"), because
 # on their own SHA-256 or TLS-1 look the same.
@@ -232,13 +264,17 @@ NOTABLE_TP_RE = re.compile(r"true.?positive|malicious|compromis", re.IGNORECASE)
 BASELINE_MIN_HOURS = 20
 SPOOFABLE_FEATURES = frozenset({"change_ticket", "iac_user_agent"})
 CORROBORATING_FEATURES = frozenset({"automation_identity", "aws_service_principal", "principal_baseline",
-                                    "prior_alerts_closed_fp", "routine_rotation"})
+                                    "prior_alerts_closed_fp", "routine_rotation", "api_key_baseline"})
 HARD_MALICIOUS_FEATURES = frozenset({"ip_malicious", "sensitive_call_from_bad_ip", "api_key_from_bad_ip",
                                      "okta_session_bad_ip", "okta_bruteforce_then_success", "logging_disabled"})
 BENIGN_CAP_WITH_HARD_MALICE = 1.0
 SENSITIVE_PATH_RE = re.compile(r"/(?:admin|export|dump|keys?|secrets?|credentials?|users|billing)\b", re.IGNORECASE)
 HOSTING_RE = re.compile(r"data ?cent|hosting|transit|vpn|proxy|tor\b", re.IGNORECASE)
 OKTA_SIGNIN_RE = re.compile(r"^user\.(?:session\.start|authentication\.)")
+# Okta risk-engine flags in debugContext.debugData.behaviors: "{New Geo-Location=POSITIVE, New Device=NEGATIVE}".
+OKTA_BEHAVIOR_RE = re.compile(r"([A-Za-z][A-Za-z -]*?)\s*=\s*(POSITIVE|NEGATIVE|UNKNOWN|BAD_REQUEST)", re.IGNORECASE)
+OKTA_FACTOR_CHANGE_RE = re.compile(r"^(?:user|system)\.mfa\.factor\.")
+API_BASELINE_MIN_DAYS = 2
 
 
 class _Facts:
@@ -429,26 +465,44 @@ def _score_cloudtrail(facts: _Facts, bad: set[str], s: _Scoring) -> None:
         s.fire("access_denied_burst", (ev["_eid"] for ev in denied), f"{len(denied)} AccessDenied events")
         s.affected(users=[_ct_fields(ev)[2] for ev in denied])
     names = Counter()
+    admin_groups = _ct_admin_groups(facts.ct.values())
+    suspects = _ct_suspect_principals(facts.ct.values(), bad)
     for ev in facts.ct.values():
         name, ip, user, key, error = _ct_fields(ev)
         if error:
             continue
         names[(name, user)] += 1
         params = {k: _get(ev, "requestParameters", k) for k in ("userName", "policyArn", "policyDocument",
-                                                               "groupName")}
+                                                               "groupName", "roleName")}
         sensitive = name in PERSISTENCE_EVENTS | ESCALATION_EVENTS | EVASION_EVENTS
+        suspect = _ct_principal(ev) in suspects
         if name in EVASION_EVENTS:
             s.fire("logging_disabled", [ev["_eid"]], f"{name} by {user} from {ip}")
         if name in ESCALATION_EVENTS:
             policy = str(params.get("policyArn") or params.get("policyDocument") or params.get("groupName") or "")
-            admin = bool(ADMIN_POLICY_RE.search(policy)) or '"*"' in policy
+            admin = bool(ADMIN_POLICY_RE.search(policy)) or '"*"' in policy or (
+                name == "AddUserToGroup" and str(params.get("groupName") or "").lower() in admin_groups)
             s.fire("iam_admin_escalation" if admin else "iam_policy_change", [ev["_eid"]], f"{name} {policy[:80]}")
             if admin and not _ct_ci_provider(ev):
                 s.hard.add("iam_admin_escalation")
             if admin and name == "AttachUserPolicy":
                 s.find("admin_policy_attached", {"user": str(params.get("userName") or user),
                                                  "policy_arn": str(params.get("policyArn") or "")}, [ev["_eid"]])
+            if admin and name == "AttachRolePolicy":
+                s.find("admin_policy_attached_to_role", {"role": str(params.get("roleName") or ""),
+                                                         "policy_arn": str(params.get("policyArn") or "")},
+                       [ev["_eid"]])
+            if admin and name == "AddUserToGroup" and suspect:
+                s.find("admin_group_membership_added", {"user": str(params.get("userName") or ""),
+                                                        "group": str(params.get("groupName") or "")}, [ev["_eid"]])
             s.affected(users=[user, str(params.get("userName") or "")])
+        if name in ("CreateLoginProfile", "UpdateLoginProfile") and suspect and \
+                str(params.get("userName") or user) != user:
+            s.find("console_password_set_by_suspect", {"user": str(params.get("userName"))}, [ev["_eid"]])
+            s.affected(users=[str(params.get("userName"))])
+        if name == "ConsoleLogin" and ip in bad and _get(ev, "userIdentity", "type") == "IAMUser" and \
+                _get(ev, "responseElements", "ConsoleLogin") == "Success":
+            s.find("console_login_from_bad_ip", {"user": user}, [ev["_eid"]])
         if name in MFA_RESET_EVENTS:
             s.fire("okta_mfa_reset", [ev["_eid"]], f"{name} by {user}")
         if ip in bad:
@@ -475,6 +529,42 @@ def _score_cloudtrail(facts: _Facts, bad: set[str], s: _Scoring) -> None:
     if rotated and not any(_ct_fields(ev)[1] in bad for ev in facts.ct.values()):
         s.fire("routine_rotation", (ev["_eid"] for ev in facts.ct.values() if _ct_fields(ev)[2] in rotated),
                f"key rotation by {', '.join(sorted(rotated))}")
+
+
+def _ct_admin_groups(events: Iterable[dict[str, Any]]) -> set[str]:
+    """IAM groups (lower case) that grant administrator rights as far as the evidence shows: the name says so, or
+    an administrator policy (managed ARN or an inline "*" document) is attached to the group in these records."""
+    groups = set()
+    for ev in events:
+        group = str(_get(ev, "requestParameters", "groupName") or "")
+        if not group:
+            continue
+        policy = str(_get(ev, "requestParameters", "policyArn") or _get(ev, "requestParameters", "policyDocument")
+                     or "")
+        if ADMIN_GROUP_RE.search(group) or (
+                _ct_fields(ev)[0] in ("AttachGroupPolicy", "PutGroupPolicy") and not _ct_fields(ev)[4]
+                and (ADMIN_POLICY_RE.search(policy) or '"*"' in policy)):
+            groups.add(group.lower())
+    return groups
+
+
+def _ct_suspect_principals(events: Iterable[dict[str, Any]], bad: set[str]) -> set[str]:
+    """Principals whose own records in the evidence look hostile, so that what they granted is to be undone:
+    any call from a malicious IP, any attempt to stop or delete logging (even refused), an attempt to give an
+    administrator policy that was refused, or a successful administrator grant by a non-CI identity. AWS service
+    callers are never suspects. Nothing here is text the actor writes freely except request parameters, which
+    only make the actor look worse."""
+    suspects = set()
+    for ev in events:
+        name, ip, _, _, error = _ct_fields(ev)
+        if _ct_service_caller(ev):
+            continue
+        policy = str(_get(ev, "requestParameters", "policyArn") or _get(ev, "requestParameters", "policyDocument")
+                     or "")
+        admin_grant = name in ESCALATION_EVENTS and (bool(ADMIN_POLICY_RE.search(policy)) or '"*"' in policy)
+        if ip in bad or name in EVASION_EVENTS or (admin_grant and (error or not _ct_ci_provider(ev))):
+            suspects.add(_ct_principal(ev))
+    return suspects
 
 
 def _ct_principal(ev: dict[str, Any]) -> str:
@@ -620,27 +710,201 @@ def _score_okta(facts: _Facts, bad: set[str], s: _Scoring) -> None:
             okta_id = facts.okta_ids.get(login.lower(), actor_id)
             s.find("okta_account_compromised", {"login": login, "okta_id": okta_id}, (e["_eid"] for e in events))
             s.affected(users=[login])
+        elif not mfa_reset:
+            known = _okta_known_device_signin(events, bad | facts.proxy_ips)
+            if known is not None:
+                s.fire("okta_known_device", known[0], f"{login}: {known[1]}")
+
+
+def _okta_behaviors(ev: dict[str, Any]) -> dict[str, str]:
+    """Okta's risk-engine flags of an event (``debugContext.debugData.behaviors``, a string or a mapping)."""
+    raw = _get(ev, "debugContext", "debugData", "behaviors")
+    if isinstance(raw, dict):
+        return {str(k).strip().lower(): str(v).strip().upper() for k, v in raw.items()}
+    return {m.group(1).strip().lower(): m.group(2).upper() for m in OKTA_BEHAVIOR_RE.finditer(str(raw or ""))}
+
+
+def _okta_when(ev: dict[str, Any]) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(str(ev.get("published") or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _okta_known_device_signin(events: list[dict[str, Any]], unsafe_ips: set[str]) -> tuple[set[str], str] | None:
+    """A user's sign-ins from a new location made on the user's own device with the user's own factor:
+    (evidence ids, detail) or None. New location = Okta's behaviors say New Geo-Location / New Country POSITIVE,
+    or a successful sign-in from a country none of the user's sign-ins >= BASELINE_MIN_HOURS earlier came from.
+    Each such source IP needs: Okta's evaluation New Device=NEGATIVE and Velocity not POSITIVE, an MFA success
+    whose AuthenticatorEnrollment the user already used >= BASELINE_MIN_HOURS earlier, device fingerprints all
+    seen on the user's earlier successful events, and no malicious or proxy IP. Any factor change
+    (user.mfa.factor.*, system.mfa.factor.*) for the user voids it: a new factor is how takeovers stick."""
+    if any(OKTA_FACTOR_CHANGE_RE.match(str(e.get("eventType") or "")) for e in events):
+        return None
+    timed = [(when, e) for e in events if (when := _okta_when(e)) is not None]
+    new_ips: dict[str, datetime] = {}
+    for when, ev in timed:
+        behaviors = _okta_behaviors(ev)
+        ip = str(_get(ev, "client", "ipAddress") or "")
+        country = _get(ev, "client", "geographicalContext", "country")
+        earlier = {_get(e, "client", "geographicalContext", "country") for w, e in timed
+                   if (when - w).total_seconds() >= BASELINE_MIN_HOURS * 3600
+                   and OKTA_SIGNIN_RE.match(str(e.get("eventType") or ""))
+                   and _get(e, "outcome", "result") in ("SUCCESS", "ALLOW")}
+        new_country = bool(earlier) and country and country not in earlier and \
+            OKTA_SIGNIN_RE.match(str(ev.get("eventType") or "")) and _get(ev, "outcome", "result") in ("SUCCESS",
+                                                                                                      "ALLOW")
+        if new_country or "POSITIVE" in (behaviors.get("new geo-location"), behaviors.get("new country")):
+            new_ips[ip] = min(when, new_ips.get(ip, when))
+    if not new_ips:
+        return None
+    refs: set[str] = set()
+    for ip, first in new_ips.items():
+        if not ip or ip in unsafe_ips:
+            return None
+        here = [e for _, e in timed if str(_get(e, "client", "ipAddress") or "") == ip]
+        before = [e for w, e in timed if (first - w).total_seconds() >= BASELINE_MIN_HOURS * 3600
+                  and _get(e, "outcome", "result") in ("SUCCESS", "ALLOW")]
+        rated = [_okta_behaviors(e) for e in here if _okta_behaviors(e)]
+        if not rated or any(b.get("new device") != "NEGATIVE" or b.get("velocity") == "POSITIVE" for b in rated):
+            return None
+        factors = {str(t.get("id")) for e in here if str(e.get("eventType") or "").startswith(
+            "user.authentication.auth_via_mfa") and _get(e, "outcome", "result") == "SUCCESS"
+            for t in (e.get("target") or []) if isinstance(t, dict) and t.get("type") == "AuthenticatorEnrollment"}
+        known_factors = {str(t.get("id")) for e in before if str(e.get("eventType") or "").startswith(
+            "user.authentication.auth_via_mfa") for t in (e.get("target") or [])
+            if isinstance(t, dict) and t.get("type") == "AuthenticatorEnrollment"}
+        prints = {str(_get(e, "debugContext", "debugData", "deviceFingerprint")) for e in here
+                  if _get(e, "debugContext", "debugData", "deviceFingerprint")}
+        known_prints = {str(_get(e, "debugContext", "debugData", "deviceFingerprint")) for e in before
+                        if _get(e, "debugContext", "debugData", "deviceFingerprint")}
+        if not factors or not factors <= known_factors or not prints or not prints <= known_prints:
+            return None
+        refs.update(e["_eid"] for e in here)
+    return refs, (f"new location from {', '.join(sorted(new_ips))[:80]} on the enrolled factor and the device "
+                  "seen before (Okta: New Device=NEGATIVE)")
 
 
 def _score_api(facts: _Facts, bad: set[str], s: _Scoring) -> None:
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in facts.api.values():
         by_key[str(rec.get("keyId") or "")].append(rec)
+    routine: dict[str, tuple[set[str], str]] = {}
+    anomalous: list[str] = []
     for key, recs in by_key.items():
         refs = [r["_eid"] for r in recs]
-        denied = sum(1 for r in recs if _scoring_number(r.get("status")) in (401.0, 403.0))
-        volume = int(sum(max(0.0, _scoring_number(r.get("responseBytes", r.get("responseLength"))) or 0.0)
-                         for r in recs))
+        denied = sum(1 for r in recs if _api_denied(r))
+        volume = int(sum(_api_bytes(r) for r in recs))
         if len(recs) >= 100 or denied >= 20 or volume >= 50_000_000:
             s.fire("api_volume_anomaly", refs, f"{len(recs)} requests, {denied} denied, {volume} bytes for {key}")
+            anomalous.append(key)
+            schedule = _api_schedule_baseline(recs, bad)
+            if schedule is not None:
+                routine[key] = schedule
         if any(SENSITIVE_PATH_RE.search(str(r.get("path"))) for r in recs):
             s.fire("api_sensitive_paths", refs, f"sensitive paths for {key}")
         for rec in recs:
-            if str(rec.get("sourceIp") or "") in bad:
-                s.fire("api_key_from_bad_ip", [rec["_eid"]], f"{key} from {rec.get('sourceIp')}")
+            ip = str(rec.get("sourceIp") or "")
+            if ip in bad:
+                s.fire("api_key_from_bad_ip", [rec["_eid"]], f"{key} from {ip}")
                 user = str(rec.get("principal") or "").rsplit("/", 1)[-1]
                 s.find("key_used_from_bad_ip", {"user": user, "key": key}, [rec["_eid"]])
-                s.affected(users=[user], keys=[key], ips=[str(rec["sourceIp"])])
+                s.find("api_gateway_bad_ip", {"cidr": _api_host_cidr(ip)}, [rec["_eid"]])
+                s.affected(users=[user], keys=[key], ips=[ip])
+    if anomalous and all(key in routine for key in anomalous):
+        s.fire("api_key_baseline", (r for key in anomalous for r in routine[key][0]),
+               "; ".join(f"{key}: {routine[key][1]}" for key in anomalous))
+
+
+def _api_denied(rec: dict[str, Any]) -> bool:
+    return _scoring_number(rec.get("status")) in (401.0, 403.0)
+
+
+def _api_bytes(rec: dict[str, Any]) -> float:
+    return max(0.0, _scoring_number(rec.get("responseBytes", rec.get("responseLength"))) or 0.0)
+
+
+def _api_host_cidr(ip: str) -> str:
+    """The one-address CIDR a WAF IP set takes (203.0.113.7/32, 2001:db8::1/128)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    return f"{address}/{address.max_prefixlen}"
+
+
+def _api_record_time(rec: dict[str, Any]) -> datetime | None:
+    """When an API gateway request happened: ISO ``time`` / ``timestamp`` / ``_time``, the access log's
+    ``requestTime`` (``20/Aug/2026:01:21:52 +0000``) or ``requestTimeEpoch`` (ms); aware UTC, or None."""
+    for field in ("time", "requestTime", "timestamp", "_time", "requestTimeEpoch"):
+        value = rec.get(field)
+        if value in (None, ""):
+            continue
+        number = _scoring_number(value)
+        if number is not None:
+            try:
+                return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                return None
+        text = str(value).strip()
+        for pattern in ("iso", "%d/%b/%Y:%H:%M:%S %z"):
+            try:
+                when = datetime.fromisoformat(text.replace("Z", "+00:00")) if pattern == "iso" else \
+                    datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+            return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+def _api_path_shape(path: Any) -> str:
+    """A request path with its ids folded (/v2/exports/exp_77810f1f33fe/parts/21 -> /v2/exports/:id/parts/:id)."""
+    segments = str(path or "").split("?", 1)[0].split("/")
+    return "/".join(":id" if seg.isdigit() or (len(seg) >= 6 and any(c.isdigit() for c in seg)) else seg
+                    for seg in segments)
+
+
+def _api_schedule_baseline(recs: list[dict[str, Any]], bad: set[str]) -> tuple[set[str], str] | None:
+    """The key's peak hour is its schedule: (evidence ids, detail) when the busiest hour (>= 3x the key's average
+    per active hour) recurs on >= API_BASELINE_MIN_DAYS earlier days (>= BASELINE_MIN_HOURS before) within an
+    hour of the same time of day, from the same source IPs, with a comparable count (each earlier day >= 1/3,
+    the peak <= 2x the largest), bytes (<= 2x), known path shapes and no larger 401/403 share. None otherwise;
+    never when a source IP of the peak is malicious."""
+    buckets: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    for rec in recs:
+        when = _api_record_time(rec)
+        if when is not None:
+            buckets[when.replace(minute=0, second=0, microsecond=0)].append(rec)
+    if len(buckets) < 2:
+        return None
+    hour = max(buckets, key=lambda h: (len(buckets[h]), h))
+    peak = buckets[hour]
+    if len(peak) < 3 * sum(len(v) for v in buckets.values()) / len(buckets):
+        return None
+    peak_ips = {str(r.get("sourceIp") or "") for r in peak}
+    if peak_ips & bad or "" in peak_ips:
+        return None
+    days: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for earlier, rows in buckets.items():
+        gap = abs(earlier.hour - hour.hour)
+        if (hour - earlier).total_seconds() >= BASELINE_MIN_HOURS * 3600 and min(gap, 24 - gap) <= 1:
+            days[earlier.date()].extend(rows)
+    similar = [rows for rows in days.values() if len(rows) * 3 >= len(peak)
+               and peak_ips <= {str(r.get("sourceIp") or "") for r in rows}]
+    if len(similar) < API_BASELINE_MIN_DAYS or len(peak) > 2 * max(len(rows) for rows in similar):
+        return None
+    if sum(_api_bytes(r) for r in peak) > 2 * max(sum(_api_bytes(r) for r in rows) for rows in similar):
+        return None
+    shapes = {_api_path_shape(r.get("path")) for rows in similar for r in rows}
+    if sum(1 for r in peak if _api_path_shape(r.get("path")) not in shapes) > 0.1 * len(peak):
+        return None
+    share = max(sum(1 for r in rows if _api_denied(r)) / len(rows) for rows in similar)
+    if sum(1 for r in peak if _api_denied(r)) / len(peak) > share + 0.05:
+        return None
+    refs = {r["_eid"] for r in peak} | {r["_eid"] for rows in similar for r in rows}
+    return refs, (f"{len(peak)} requests at {hour:%H}:00 UTC from {', '.join(sorted(peak_ips))[:80]}, as on "
+                  f"{len(similar)} earlier days")
 
 
 def _score_context(facts: _Facts, bad: set[str], s: _Scoring) -> None:
@@ -683,6 +947,7 @@ def _score_context(facts: _Facts, bad: set[str], s: _Scoring) -> None:
         s.fire("no_sensitive_activity", [], f"searched {', '.join(sorted(logs_seen))}: nothing sensitive")
     if "okta_mfa_reset" in s.features:
         s.features.pop("mfa_present", None)
+        s.features.pop("okta_known_device", None)
 
 
 def _score_notables(facts: _Facts, s: _Scoring) -> None:
@@ -752,16 +1017,20 @@ def _verdict(score: float, sources: int) -> tuple[str, str, float]:
 def _actions(s: _Scoring, verdict: str) -> list[ProposedAction]:
     if verdict not in ("true_positive", "suspicious"):
         return []
-    out: list[ProposedAction] = []
+    merged: dict[str, tuple[str, dict[str, str], list[str], set[str]]] = {}
     for finding, binding, refs in s.findings:
         for action, mapping in FINDING_ACTIONS.get(finding, []):
             args = {arg: binding.get(source, "") for arg, source in mapping.items()}
             if not all(args.values()):
                 continue
-            out.append(ProposedAction(action=action, args=args, target=next(iter(args.values())),
-                                      reasoning=f"deterministic rule: {finding.replace('_', ' ')}",
-                                      evidence_refs=sorted(refs, key=_scoring_ref_order)))
-    return out
+            key = json.dumps([action, args], sort_keys=True)
+            entry = merged.setdefault(key, (action, args, [], set()))
+            entry[2].append(finding.replace("_", " "))
+            entry[3].update(refs)
+    return [ProposedAction(action=action, args=args, target=next(iter(args.values())),
+                           reasoning=f"deterministic rule: {'; '.join(findings)}",
+                           evidence_refs=sorted(refs, key=_scoring_ref_order))
+            for action, args, findings, refs in merged.values()]
 
 
 def score_evidence(observations: list[dict[str, Any]],
