@@ -20,6 +20,7 @@ from AIReasoningEnvelopeApiModule import *  # noqa: F403, I001
 import fnmatch
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
@@ -675,7 +676,16 @@ def _matches_any(name: str, globs: Iterable[str]) -> bool:
 
 
 def _norm_target(value: str) -> str:
-    return value.strip().lower()
+    """One spelling per target, so blast radius counts things, not spellings: a one-address CIDR
+    (`203.0.113.7/32`, `2001:db8::1/128`) is its address, and IPs are compared in canonical form."""
+    text = value.strip().lower()
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return text
+    if network.num_addresses == 1:
+        return str(network.network_address)
+    return str(network)
 
 
 def _candidates(value: Any) -> list[str]:

@@ -378,6 +378,16 @@ def test_blast_radius_per_run() -> None:
     assert policy.decide(call("get_user", username="carol"), RUN).decision == "allow", "enrichment has no targets"
 
 
+def test_blast_radius_counts_an_address_once_whatever_its_spelling() -> None:
+    """`x` and `x/32` (WAF wants CIDRs, firewalls want addresses) are one target, not two."""
+    policy = make_policy(blast_radius_per_run=1)
+    run_call(policy, call("disable_user", username="203.0.113.7"))
+    for spelling in ("203.0.113.7/32", " 203.0.113.7 ", "203.0.113.7"):
+        assert policy.decide(call("deactivate_key", access_key_id=spelling), RUN).decision == "needs_approval"
+    assert policy.decide(call("disable_user", username="203.0.113.8/32"), RUN).rule == "blast_radius_run"
+    assert policy.decide(call("disable_user", username="203.0.113.0/24"), RUN).rule == "blast_radius_run"
+
+
 def test_blast_radius_per_hour_across_runs_via_persisted_state() -> None:
     clock = FakeClock()
     state = PolicyState()
