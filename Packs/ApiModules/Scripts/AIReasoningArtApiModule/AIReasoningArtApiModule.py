@@ -30,6 +30,7 @@ from AIReasoningScoringApiModule import *  # noqa: F403
 
 # isort: split
 
+import ipaddress  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import re  # noqa: E402
@@ -773,19 +774,333 @@ def _program_observations(program_text: str) -> tuple[Program, list[dict[str, An
     return program, observations
 
 
+# --------------------------------------------------------------------------------------------
+# Deterministic follow-up round: entities the evidence names that the plan did not cover
+# --------------------------------------------------------------------------------------------
+
+FOLLOWUP_MAX_CALLS = 4
+FOLLOWUP_LABEL = "Follow-up:"
+# Successful IAM calls that create or change another user: the target becomes a principal of the incident.
+FOLLOWUP_USER_CHANGE_EVENTS = frozenset({
+    "CreateUser", "CreateLoginProfile", "UpdateLoginProfile", "CreateAccessKey", "UpdateAccessKey",
+    "AttachUserPolicy", "PutUserPolicy", "AddUserToGroup", "DeactivateMFADevice", "EnableMFADevice",
+    "UpdateUser", "ChangePassword",
+})
+_FOLLOWUP_LONG_TERM_KEY_RE = re.compile(r"^AKIA[A-Z0-9]{16}$")
+# (tool, argument builder) per lead kind, in preference order; the shipped registry's names come first, a
+# tenant registry's tool that takes exactly that entity kind is the fallback (_followup_registry_tool).
+_FOLLOWUP_TOOLS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "ip": (("ip_reputation", lambda v: {"ip": v}),),
+    "user_activity": (("cloudtrail_lookup_events", lambda v: {"attribute_key": "Username", "attribute_value": v}),),
+    "key_activity": (("cloudtrail_lookup_events", lambda v: {"attribute_key": "AccessKeyId", "attribute_value": v}),
+                     ("iam_get_access_key_last_used", lambda v: {"access_key_id": v})),
+    "user_keys": (("iam_list_access_keys", lambda v: {"user_name": v}),),
+}
+_FOLLOWUP_KIND_ENTITY = {"ip": "ips", "user_activity": "users", "key_activity": "access_keys", "user_keys": "users"}
+
+
+def _followup_walk(value: Any, depth: int = 0) -> Iterable[dict[str, Any]]:
+    """Every dict inside a tool output, JSON strings nested by vendors (CloudTrailEvent, _raw) included."""
+    if depth > 12:
+        return
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _followup_walk(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _followup_walk(item, depth + 1)
+    elif isinstance(value, str) and value.lstrip().startswith("{") and len(value) < 200_000:
+        try:
+            yield from _followup_walk(json.loads(value), depth + 1)
+        except ValueError:
+            return
+
+
+def _followup_get(record: dict[str, Any], *path: str) -> Any:
+    """Nested lookup that also reads flattened keys (``userIdentity.userName`` in Splunk results)."""
+    value: Any = record
+    for position, key in enumerate(path):
+        if not isinstance(value, dict):
+            return None
+        if key not in value:
+            return value.get(".".join(path[position:]))
+        value = value[key]
+    return value
+
+
+def _followup_public_ip(text: str) -> bool:
+    """A globally routable address: private, loopback, link-local, CGNAT, documentation and other reserved
+    ranges are skipped (nothing to look up, and never a block target)."""
+    try:
+        return ipaddress.ip_address(text.strip()).is_global
+    except ValueError:
+        return False
+
+
+def _followup_identity_names(event: dict[str, Any]) -> list[str]:
+    """Names a CloudTrail caller goes by: user name, the ARN's last part, and for an assumed-role session both
+    the role and the session name (the CloudTrail Username of a session), the session issuer's name."""
+    names = [str(_followup_get(event, "userIdentity", "userName") or "")]
+    arn = str(_followup_get(event, "userIdentity", "arn") or "")
+    parts = arn.split(":", 5)[-1].split("/") if arn else []
+    if len(parts) >= 3 and parts[0] == "assumed-role":
+        names.extend([parts[1], parts[-1]])
+    elif len(parts) >= 2:
+        names.append(parts[-1])
+    names.append(str(_followup_get(event, "userIdentity", "sessionContext", "sessionIssuer", "userName") or ""))
+    return [n for n in dict.fromkeys(names) if n]
+
+
+@dataclass
+class _FollowupLead:
+    kind: str  # ip | user_activity | key_activity | user_keys
+    value: str
+    question: str
+    rank: tuple[int, int] = (0, 0)
+
+
+class _FollowupEvidence:
+    """What the observations say about the incident's principals, read once (no tool runs here).
+
+    Principals start with the incident's users, e-mail logins and access keys and grow, to a fixed point
+    inside the evidence, with the users they created or changed and the keys they created: an attacker's
+    second identity is the incident's too. Source IPs are collected only from records of those principals
+    (CloudTrail, Okta System Log, API gateway access logs), so an unrelated tenant's traffic never leads.
+    """
+
+    def __init__(self, observations: list[dict[str, Any]], entities: dict[str, Any]) -> None:
+        self.users: dict[str, str] = {}  # lower-case name -> name as written
+        for kind in ("users", "emails"):
+            for value in entities.get(kind) or []:
+                self.users.setdefault(str(value).lower(), str(value))
+        self.keys: set[str] = {str(k) for k in entities.get("access_keys") or []}
+        self.incident_users = set(self.users)
+        self.incident_keys = set(self.keys)
+        self.new_users: dict[str, str] = {}  # name -> why (who created or changed it)
+        self.new_keys: dict[str, str] = {}  # key -> owner
+        self.keys_in_use: set[str] = set()
+        self.ips: dict[str, list[Any]] = {}  # ip -> [count, first position, who]
+        self.reputation_ips: set[str] = set()
+        self.ct: list[dict[str, Any]] = []
+        self.okta: list[dict[str, Any]] = []
+        self.api: list[dict[str, Any]] = []
+        self._read(observations)
+        self._grow_principals()
+        self._collect_ips()
+
+    def _read(self, observations: list[dict[str, Any]]) -> None:
+        seen: set[str] = set()
+        for obs in observations or []:
+            if not isinstance(obs, dict):
+                continue
+            for record in _followup_walk(obs.get("output")):
+                if record.get("eventName") and (record.get("userIdentity") or record.get("eventSource")):
+                    key = str(record.get("eventID") or digest(record))
+                    if key not in seen:
+                        seen.add(key)
+                        self.ct.append(record)
+                elif record.get("eventType") and isinstance(record.get("outcome"), dict):
+                    self.okta.append(record)
+                elif record.get("httpMethod") and record.get("path") and record.get("sourceIp"):
+                    self.api.append(record)
+                else:
+                    self._read_reputation(record)
+
+    def _read_reputation(self, record: dict[str, Any]) -> None:
+        indicator = record.get("Indicator")
+        if isinstance(indicator, str) and "Score" in record:
+            self.reputation_ips.add(indicator.strip())
+        address = record.get("Address")
+        if isinstance(address, str) and any(k in record for k in ("AbuseConfidenceScore", "Malicious", "Score")):
+            self.reputation_ips.add(address.strip())
+
+    def principal(self, names: Iterable[str], key: str = "") -> str:
+        """The first of ``names`` that is a principal (as written), or the key's owner; "" when unrelated."""
+        for name in names:
+            if name.lower() in self.users:
+                return name
+        if key and key in self.keys:
+            return self.new_keys.get(key) or key
+        return ""
+
+    def _grow_principals(self) -> None:
+        for _ in range(8):  # each pass adds an identity or stops; 8 hops is far beyond any real chain
+            grown = False
+            for event in self.ct:
+                actor = self.principal(_followup_identity_names(event),
+                                       str(_followup_get(event, "userIdentity", "accessKeyId") or ""))
+                if not actor or event.get("errorCode") or event.get("eventName") not in FOLLOWUP_USER_CHANGE_EVENTS:
+                    continue
+                target = str(_followup_get(event, "requestParameters", "userName")
+                             or _followup_get(event, "responseElements", "accessKey", "userName") or "")
+                if target and target.lower() not in self.users:
+                    self.users[target.lower()] = target
+                    self.new_users[target] = f"{event['eventName']} by {actor}"
+                    grown = True
+                new_key = str(_followup_get(event, "responseElements", "accessKey", "accessKeyId") or "")
+                if new_key and new_key not in self.keys:
+                    self.keys.add(new_key)
+                    self.new_keys[new_key] = target or actor
+                    grown = True
+            if not grown:
+                return
+
+    def _add_ip(self, ip: Any, who: str) -> None:
+        text = str(ip or "").strip()
+        if not text or not _followup_public_ip(text):
+            return
+        entry = self.ips.setdefault(text, [0, len(self.ips), who])
+        entry[0] += 1
+
+    def _collect_ips(self) -> None:
+        for event in self.ct:
+            key = str(_followup_get(event, "userIdentity", "accessKeyId") or "")
+            who = self.principal(_followup_identity_names(event), key)
+            if not who:
+                continue
+            self._add_ip(event.get("sourceIPAddress"), who)
+            if key in self.new_keys or (_FOLLOWUP_LONG_TERM_KEY_RE.match(key) and key not in self.incident_keys):
+                self.keys_in_use.add(key)
+                self.new_keys.setdefault(key, str(_followup_get(event, "userIdentity", "userName") or who))
+        for event in self.okta:
+            who = self.principal([str(_followup_get(event, "actor", "alternateId") or "")])
+            if who:
+                self._add_ip(_followup_get(event, "client", "ipAddress"), who)
+        for record in self.api:
+            principal = str(record.get("principal") or "").rsplit("/", 1)[-1]
+            who = self.principal([principal] if principal else [], str(record.get("keyId") or ""))
+            if who:
+                self._add_ip(record.get("sourceIp"), who)
+
+    def leads(self, enriched_ips: set[str]) -> list[_FollowupLead]:
+        """Follow-up leads, most telling first: new public IPs (busiest first), then what new users and unseen
+        new keys did, then the new users' keys and the activity of new keys already seen in use."""
+        out: list[_FollowupLead] = []
+        for ip, (count, first, who) in self.ips.items():
+            if ip in enriched_ips or ip in self.reputation_ips:
+                continue
+            out.append(_FollowupLead("ip", ip, f"{FOLLOWUP_LABEL} {ip} is the source of {count} record(s) of {who} "
+                                               "in the evidence - is it malicious?", (0, -count * 10_000 + first)))
+        for position, (user, why) in enumerate(self.new_users.items()):
+            out.append(_FollowupLead("user_activity", user, f"{FOLLOWUP_LABEL} what did {user} ({why}) do?",
+                                     (1, position)))
+            out.append(_FollowupLead("user_keys", user, f"{FOLLOWUP_LABEL} which access keys does {user} have?",
+                                     (2, position)))
+        for position, (key, owner) in enumerate(sorted(self.new_keys.items())):
+            if not _FOLLOWUP_LONG_TERM_KEY_RE.match(key) or key in self.incident_keys:
+                continue  # session keys (ASIA...) expire and have no IAM record to look up
+            seen = key in self.keys_in_use
+            out.append(_FollowupLead("key_activity", key, f"{FOLLOWUP_LABEL} where and how was access key {key} "
+                                                          f"of {owner} used?", (2 if seen else 1, 1000 + position)))
+        return sorted(out, key=lambda lead: lead.rank)
+
+
+def _followup_registry_tool(kind: str, allowed: set[str], registry: Any) -> tuple[str, Any] | None:
+    """A tenant registry's enrichment tool that takes exactly one entity of the lead's kind (sorted by name)."""
+    if registry is None:
+        return None
+    entity = _FOLLOWUP_KIND_ENTITY[kind]
+    for spec in sorted(registry.specs("enrichment"), key=lambda s: s.name):
+        args = [arg for arg, of in spec.entity_args.items() if of == entity]
+        required = set((spec.args_schema or {}).get("required") or [])
+        if spec.name in allowed and len(args) == 1 and required <= set(args):
+            return spec.name, (lambda v, arg=args[0]: {arg: v})
+    return None
+
+
+def _followup_call(lead: _FollowupLead, allowed: set[str], registry: Any) -> dict[str, Any] | None:
+    options = [option for option in _FOLLOWUP_TOOLS[lead.kind] if option[0] in allowed]
+    if lead.kind in ("ip", "user_keys"):
+        fallback = _followup_registry_tool(lead.kind, allowed, registry)
+        options += [fallback] if fallback else []
+    for tool, build in options:
+        args = build(lead.value)
+        if registry is not None:
+            spec = registry.get(tool)
+            if spec is None or spec.kind != "enrichment" or registry.validate_args(tool, args):
+                continue
+        return {"tool": tool, "args": args, "question": lead.question, "followup": True}
+    return None
+
+
+def _followup_arg_values(args: Any) -> set[str]:
+    if isinstance(args, dict):
+        return {str(v).strip() for v in args.values() if isinstance(v, (str, int, float))}
+    return set()
+
+
+def plan_followup(observations: list[dict[str, Any]], entities: "Entities | dict[str, Any] | None",
+                  done: Iterable[tuple[str, Any]], allowed: Iterable[str], registry: Any = None,
+                  limit: int = FOLLOWUP_MAX_CALLS) -> list[dict[str, Any]]:
+    """One bounded round of enrichment for entities the evidence names that nothing looked up yet.
+
+    A real analyst follows the evidence: the incident names one IP, CloudTrail shows the leaked key's second
+    key used from another. From ``observations`` (tool outputs) this reads the records of the incident's
+    principals (grown by the users they created or changed and the keys they created) and proposes, in a
+    stable order, ip_reputation for their public source IPs that no call or reputation record covered yet,
+    CloudTrail look-ups for new users and new long-term keys, and the new users' key lists. ``done`` are the
+    ``(tool, args)`` already requested (answered or refused): never asked again, so the policy's loop rule is
+    never hit. Only ``allowed`` tools (offered to the model / on the allowlist) that the registry (when given)
+    knows as enrichment with valid arguments; at most ``limit`` calls, and when other leads exist at least one
+    call goes to them rather than all to IPs. The caller makes it a single round (see FOLLOWUP_LABEL).
+    """
+    if limit <= 0:
+        return []
+    if isinstance(entities, Entities):
+        entities = entities.model_dump()
+    done_keys = {digest({"tool": tool, "args": args or {}}) for tool, args in done}
+    enriched = set().union(*(_followup_arg_values(args) for _, args in done)) if done_keys else set()
+    evidence = _FollowupEvidence(observations, entities or {})
+    allowed_set = {str(a) for a in allowed}
+    ip_calls: list[dict[str, Any]] = []
+    other_calls: list[dict[str, Any]] = []
+    chosen: set[str] = set()
+    for lead in evidence.leads(enriched):
+        call = _followup_call(lead, allowed_set, registry)
+        if call is None:
+            continue
+        key = digest({"tool": call["tool"], "args": call["args"]})
+        if key in done_keys or key in chosen:
+            continue
+        chosen.add(key)
+        (ip_calls if lead.kind == "ip" else other_calls).append(call)
+    ip_slots = limit - 1 if other_calls and limit > 1 else limit
+    picked = ip_calls[:ip_slots] + other_calls
+    picked = picked[:limit]
+    picked += ip_calls[ip_slots:][: limit - len(picked)]
+    return picked
+
+
+def _followup_requested_react(messages: list[Message]) -> list[tuple[str, Any]]:
+    """(tool, args) of every tool call already requested in the conversation, answered or not."""
+    return [(str(block.name), block.input or {}) for message in messages for block in message.content
+            if block.type == "tool_use"]
+
+
+def _followup_issued_react(messages: list[Message]) -> bool:
+    """Was the follow-up round already asked for in this conversation (stateless: read from the messages)?"""
+    return any(message.role == "assistant" and block.type == "text" and (block.text or "").startswith(FOLLOWUP_LABEL)
+               for message in messages for block in message.content)
+
+
 class DeterministicModelClient:
     """A ModelClient with no model: follows the plan in the request metadata, then answers by the rules.
 
     Stateless per turn - everything it needs is in the request: ``metadata["deterministic"]`` (method, plan,
     incident facts; for ART also the program so far) and the tool results already in the messages. So it can
     take over in the middle of a run (model failure) and it behaves identically behind the LLM gateway.
+    When the plan is answered it asks once more, for what the evidence names and nothing looked up yet
+    (plan_followup, at most ``followup_limit`` calls, labelled FOLLOWUP_LABEL so the round is never repeated),
+    and then answers.
     """
 
     provider = "deterministic"
     model = DETERMINISTIC_MODEL
 
-    def __init__(self, registry: "ToolRegistry | None" = None) -> None:
+    def __init__(self, registry: "ToolRegistry | None" = None, followup_limit: int = FOLLOWUP_MAX_CALLS) -> None:
         self.registry = registry
+        self.followup_limit = followup_limit
 
     def turn(self, request: ModelRequest) -> ModelResponse:
         meta = request.metadata.get("deterministic") or {}
@@ -802,7 +1117,24 @@ class DeterministicModelClient:
             blocks = [ContentBlock(type="tool_use", id=new_id("toolu"), name=p["tool"], input=p.get("args") or {})
                       for p in pending]
             return self._response(blocks, "tool_use")
+        followup = [] if _followup_issued_react(request.messages) else self.followup(
+            observations, meta, _followup_requested_react(request.messages), offered)
+        if followup:
+            text = f"{FOLLOWUP_LABEL} the evidence names entities the plan did not cover; one more round " + \
+                "of enrichment, then the answer. " + " ".join(p["question"][len(FOLLOWUP_LABEL):].strip()
+                                                             for p in followup)
+            blocks = [ContentBlock(type="text", text=text)] + [
+                ContentBlock(type="tool_use", id=new_id("toolu"), name=p["tool"], input=p["args"]) for p in followup]
+            return self._response(blocks, "tool_use")
         return self._response([ContentBlock(type="text", text=self.final_json(observations, meta))], "end_turn")
+
+    def followup(self, observations: list[dict[str, Any]], meta: dict[str, Any], done: list[tuple[str, Any]],
+                 allowed: Iterable[str]) -> list[dict[str, Any]]:
+        """The single follow-up round (plan_followup) for this request; [] when nothing new is named."""
+        entities = (meta.get("incident") or {}).get("entities") or {}
+        plan_calls = [(str(p.get("tool")), p.get("args") or {}) for p in meta.get("plan") or [] if p.get("tool")]
+        return plan_followup(observations, entities, done + plan_calls, allowed, self.registry,
+                             self.followup_limit)
 
     def _response(self, content: list[ContentBlock], stop: str) -> ModelResponse:
         return ModelResponse(content=content, stop_reason=stop, usage=Usage(model_calls=1), model=self.model,
@@ -833,6 +1165,16 @@ class DeterministicModelClient:
             question = step.get("question") or f"What does {step['tool']} show?"
             lines.append(f"Q{index + len(lines) // 2}: [{step['tool']}] {question}")
             lines.append("  args: " + json.dumps(step.get("args") or {}, sort_keys=True))
+        if not lines and not any(s.question.startswith(FOLLOWUP_LABEL) for s in program.tool_steps()):
+            # Without tools in the request, what may run is what the engine says (allowed_tools), else the
+            # tools the plan and the program already use; the policy still decides every step.
+            allowed = meta.get("allowed_tools")
+            if not isinstance(allowed, list):
+                allowed = [str(p.get("tool")) for p in meta.get("plan") or []] + [s.tool for s in program.tool_steps()]
+            done_calls = [(s.tool, s.args or {}) for s in program.tool_steps()]
+            for step in self.followup(observations, meta, done_calls, allowed):
+                lines.append(f"Q{index + len(lines) // 2}: [{step['tool']}] {step['question']}")
+                lines.append("  args: " + json.dumps(step["args"], sort_keys=True))
         if lines:
             return "\n".join(lines)
         return f"Q{index}: [EOQ]\nAns: {self.final_json(observations, meta)}"

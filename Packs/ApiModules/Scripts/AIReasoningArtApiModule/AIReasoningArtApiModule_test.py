@@ -500,3 +500,242 @@ def test_benign_guard_spoofed_automation_text_from_bad_ip_stays_malicious() -> N
     assert assessment.verdict == "true_positive"
     assert f"benign signals capped at -{BENIGN_CAP_WITH_HARD_MALICE:g}" in assessment.summary
     assert "automation_identity" in assessment.summary and "principal_baseline" not in assessment.summary
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic follow-up round: entities the evidence names that the plan did not cover
+# --------------------------------------------------------------------------------------------
+
+import json  # noqa: E402
+
+import yaml  # noqa: E402
+
+FU_KEY = "AKIAXB7K2QZ4CIDEPLY1"
+FU_NEW_KEY = "AKIAXB7K2QZ4R7V9HW3M"
+FU_ENTITIES = {"users": ["ci-deploy"], "access_keys": [FU_KEY], "ips": ["45.148.10.240"]}
+FU_PLAN = [{"tool": "ip_reputation", "args": {"ip": "45.148.10.240"}, "question": "Is the caller IP malicious?"},
+           {"tool": "cloudtrail_lookup_events", "args": {"attribute_key": "Username", "attribute_value": "ci-deploy"},
+            "question": "What did the user do?"}]
+
+
+def _fu_event(eid: str, name: str, ip: str, *, user: str = "ci-deploy", key: str = FU_KEY, error: str = "",
+              params: dict[str, Any] | None = None, response: dict[str, Any] | None = None) -> dict[str, Any]:
+    record = {"eventID": eid, "eventName": name, "eventSource": "iam.amazonaws.com", "sourceIPAddress": ip,
+              "eventTime": "2026-08-20T02:15:11Z", "requestParameters": params, "responseElements": response,
+              "userIdentity": {"type": "IAMUser", "userName": user, "accessKeyId": key,
+                               "arn": f"arn:aws:iam::482916374051:user/{user}"}}
+    if error:
+        record["errorCode"] = error
+    return record
+
+
+def _fu_trail() -> list[dict[str, Any]]:
+    """The leaked-key story: the incident's key from 45.148.10.240 creates a second key, used from 193.47.62.69."""
+    created = {"accessKey": {"accessKeyId": FU_NEW_KEY, "userName": "ci-deploy", "status": "Active"}}
+    return [
+        _fu_event("e1", "GetCallerIdentity", "45.148.10.240"),
+        _fu_event("e2", "CreateAccessKey", "45.148.10.240", params={"userName": "ci-deploy"}, response=created),
+        _fu_event("e3", "GetSecretValue", "193.47.62.69", key=FU_NEW_KEY),
+        _fu_event("e4", "ListSecrets", "193.47.62.69", key=FU_NEW_KEY),
+        _fu_event("e5", "UpdateService", "10.20.30.40"),  # private: nothing to look up
+        _fu_event("e6", "UpdateService", "198.51.100.23"),  # documentation range: reserved
+        _fu_event("e7", "GetObject", "5.188.86.20", user="bob", key="AKIAOTHERUSERKEY0001"),  # not a principal
+    ]
+
+
+def _fu_result(tool_use: ContentBlock, evidence_id: str, output: Any) -> ContentBlock:
+    return ContentBlock(type="tool_result", tool_use_id=tool_use.id,
+                        content=f"[{evidence_id}] {tool_use.name} ok\n{json.dumps(output)}")
+
+
+def _fu_bad_ip(ip: str) -> dict[str, Any]:
+    return {"DBotScore": [{"Indicator": ip, "Type": "ip", "Score": 3}]}
+
+
+def test_followup_react_enriches_the_new_malicious_ip_once(registry: ToolRegistry) -> None:
+    client = DeterministicModelClient(registry)
+    meta = {"deterministic": {"method": "react", "plan": FU_PLAN,
+                              "incident": {"text": "", "entities": FU_ENTITIES}}}
+    tools = registry.llm_tools()
+    messages = [Message.user_text("go")]
+    first = client.turn(ModelRequest(tools=tools, metadata=meta, messages=messages))
+    assert [b.name for b in first.tool_uses()] == ["ip_reputation", "cloudtrail_lookup_events"]
+    messages += [Message(role="assistant", content=first.content), Message(role="user", content=[
+        _fu_result(first.tool_uses()[0], "E1", _fu_bad_ip("45.148.10.240")),
+        _fu_result(first.tool_uses()[1], "E2", {"AWS.CloudTrail.Events": [
+            {"EventId": ev["eventID"], "CloudTrailEvent": json.dumps(ev)} for ev in _fu_trail()]})])]
+
+    # the plan is answered: one follow-up round in one parallel turn, labelled, in a stable order
+    second = client.turn(ModelRequest(tools=tools, metadata=meta, messages=messages))
+    assert second.stop_reason == "tool_use" and second.text().startswith(FOLLOWUP_LABEL)
+    calls = [(b.name, b.input) for b in second.tool_uses()]
+    assert calls == [("ip_reputation", {"ip": "193.47.62.69"}),
+                     ("cloudtrail_lookup_events", {"attribute_key": "AccessKeyId", "attribute_value": FU_NEW_KEY})]
+    again = client.turn(ModelRequest(tools=tools, metadata=meta, messages=messages))
+    assert [(b.name, b.input) for b in again.tool_uses()] == calls  # deterministic
+    for skipped in ("10.20.30.40", "198.51.100.23", "5.188.86.20", "45.148.10.240"):
+        assert skipped not in json.dumps(calls)
+
+    # the follow-up's own output names yet another IP: no second round, the answer comes now
+    key_trail = [_fu_event("e9", "ListBuckets", "91.92.93.94", key=FU_NEW_KEY)]
+    messages += [Message(role="assistant", content=second.content), Message(role="user", content=[
+        _fu_result(second.tool_uses()[0], "E3", _fu_bad_ip("193.47.62.69")),
+        _fu_result(second.tool_uses()[1], "E4", {"Records": key_trail})])]
+    third = client.turn(ModelRequest(tools=tools, metadata=meta, messages=messages))
+    assert third.stop_reason == "end_turn" and not third.tool_uses()
+    answer = FinalAnswer.model_validate_json(third.text())
+    assert answer.assessment.verdict == "true_positive"
+    assert {"45.148.10.240", "193.47.62.69"} <= set(answer.assessment.affected_ips)
+    assert ("block_ip", {"ip": "193.47.62.69"}) in [(a.action, a.args) for a in answer.recommendations]
+
+
+def test_followup_skips_reserved_ips_and_asks_nothing_when_nothing_is_new(registry: ToolRegistry) -> None:
+    client = DeterministicModelClient(registry)
+    trail = [_fu_event("p1", "ListBuckets", "10.0.0.8"), _fu_event("p2", "ListBuckets", "100.64.0.9"),
+             _fu_event("p3", "ListBuckets", "127.0.0.1"), _fu_event("p4", "ListBuckets", "192.0.2.44"),
+             _fu_event("p5", "ListBuckets", "45.148.10.240"), _fu_event("p6", "ListBuckets", "fe80::1"),
+             _fu_event("p7", "AssumeRole", "sts.amazonaws.com")]
+    observations = [{"tool": "ip_reputation", "args": {"ip": "45.148.10.240"}, "output": _fu_bad_ip("45.148.10.240"),
+                     "evidence_id": "E1"},
+                    {"tool": "cloudtrail_lookup_events", "args": {}, "output": trail, "evidence_id": "E2"}]
+    assert plan_followup(observations, FU_ENTITIES, [], ["ip_reputation", "cloudtrail_lookup_events"],
+                         registry) == []
+    # every plan step answered, nothing new in the evidence: the answer comes without an extra round
+    meta = {"deterministic": {"method": "react", "plan": FU_PLAN[:1], "observations": observations,
+                              "incident": {"text": "", "entities": FU_ENTITIES}}}
+    use = ContentBlock(type="tool_use", id="tu1", name="ip_reputation", input={"ip": "45.148.10.240"})
+    messages = [Message.user_text("go"), Message(role="assistant", content=[use]),
+                Message(role="user", content=[_fu_result(use, "E1", _fu_bad_ip("45.148.10.240"))])]
+    response = client.turn(ModelRequest(tools=registry.llm_tools(), metadata=meta, messages=messages))
+    assert response.stop_reason == "end_turn" and not response.tool_uses()
+    assert not response.text().startswith(FOLLOWUP_LABEL)
+    FinalAnswer.model_validate_json(response.text())
+    # a reputation record already in the evidence (playbook enrichment) counts as enriched
+    seen = [{"tool": "x", "output": {"Address": "193.47.62.69", "AbuseConfidenceScore": 0}, "evidence_id": "E3"},
+            {"tool": "cloudtrail_lookup_events", "output": [_fu_event("q1", "ListBuckets", "193.47.62.69")],
+             "evidence_id": "E4"}]
+    assert plan_followup(seen, FU_ENTITIES, [], ["ip_reputation"], registry) == []
+
+
+def test_followup_cap_order_allowlist_and_no_repeats(registry: ToolRegistry) -> None:
+    # six public IPs of the principal (busiest first), and a user the principal created
+    busy = {"91.92.93.1": 1, "91.92.93.2": 4, "91.92.93.3": 2, "91.92.93.4": 3, "91.92.93.5": 1, "91.92.93.6": 2}
+    trail = [_fu_event(f"{ip}-{n}", "ListBuckets", ip) for ip, count in busy.items() for n in range(count)]
+    trail.append(_fu_event("cu", "CreateUser", "91.92.93.2", params={"userName": "svc-backdoor"}))
+    trail.append(_fu_event("lp", "CreateLoginProfile", "91.92.93.2", error="AccessDenied",
+                           params={"userName": "r.vance"}))  # refused: r.vance was not changed
+    observations = [{"tool": "cloudtrail_lookup_events", "output": trail, "evidence_id": "E1"}]
+    allowed = [s.name for s in registry.specs("enrichment")]
+    calls = plan_followup(observations, FU_ENTITIES, [], allowed, registry)
+    assert len(calls) == FOLLOWUP_MAX_CALLS == 4
+    assert [c["args"] for c in calls] == [{"ip": "91.92.93.2"}, {"ip": "91.92.93.4"}, {"ip": "91.92.93.3"},
+                                          {"attribute_key": "Username", "attribute_value": "svc-backdoor"}]
+    assert all(c["question"].startswith(FOLLOWUP_LABEL) for c in calls)
+    assert "r.vance" not in json.dumps(calls)
+    assert plan_followup(observations, FU_ENTITIES, [], allowed, registry) == calls  # stable: same input, same calls
+    # a smaller cap, the policy's allowlist, and calls already requested are respected
+    assert [c["tool"] for c in plan_followup(observations, FU_ENTITIES, [], allowed, registry, limit=2)] == [
+        "ip_reputation", "cloudtrail_lookup_events"]
+    assert plan_followup(observations, FU_ENTITIES, [], allowed, registry, limit=0) == []
+    no_ip = plan_followup(observations, FU_ENTITIES, [], ["cloudtrail_lookup_events", "iam_list_access_keys"],
+                          registry)
+    assert [c["tool"] for c in no_ip] == ["cloudtrail_lookup_events", "iam_list_access_keys"]
+    done = [("ip_reputation", {"ip": "91.92.93.2"}),
+            ("cloudtrail_lookup_events", {"attribute_key": "Username", "attribute_value": "svc-backdoor"})]
+    rest = plan_followup(observations, FU_ENTITIES, done, allowed, registry)
+    assert not {canonical_json(c["args"]) for c in rest} & {canonical_json(a) for _, a in done}
+    assert [c["args"].get("ip") for c in rest][:3] == ["91.92.93.4", "91.92.93.3", "91.92.93.6"]
+    # Okta sign-ins and API gateway records of the principals lead too; another user's do not
+    okta = [{"uuid": "o1", "eventType": "user.session.start", "outcome": {"result": "SUCCESS"},
+             "actor": {"alternateId": "P.Nguyen@example.com"}, "client": {"ipAddress": "195.178.110.218"}},
+            {"uuid": "o2", "eventType": "user.session.start", "outcome": {"result": "FAILURE"},
+             "actor": {"alternateId": "someone@example.com"}, "client": {"ipAddress": "195.178.110.219"}}]
+    api = [{"_raw": {"requestId": "r1", "keyId": FU_KEY, "sourceIp": "13.221.67.44", "httpMethod": "GET",
+                     "path": "/v1/users/1"}}]
+    mixed = [{"tool": "okta_get_logs", "output": okta, "evidence_id": "E1"},
+             {"tool": "splunk_search", "output": {"Splunk.Result": api}, "evidence_id": "E2"}]
+    entities = {"emails": ["p.nguyen@example.com"], "access_keys": [FU_KEY]}
+    assert [c["args"] for c in plan_followup(mixed, entities, [], ["ip_reputation"], registry)] == [
+        {"ip": "195.178.110.218"}, {"ip": "13.221.67.44"}]
+
+
+def test_followup_art_program_lines(registry: ToolRegistry) -> None:
+    client = DeterministicModelClient(registry)
+
+    def ask(program: str, expect: str, index: int, **extra: Any) -> str:
+        meta = {"method": "art", "plan": FU_PLAN, "incident": {"text": "", "entities": FU_ENTITIES},
+                "program": program, "expect": expect, "next_index": index, **extra}
+        return client.turn(ModelRequest(metadata={"deterministic": meta})).text()
+
+    trail = json.dumps({"Records": _fu_trail()})
+    done = ('Q1: [ip_reputation] Is the caller IP malicious?\n  args: {"ip": "45.148.10.240"}\n'
+            f'#1: [E1] {json.dumps(_fu_bad_ip("45.148.10.240"))}\n'
+            'Q2: [cloudtrail_lookup_events] What did the user do?\n'
+            '  args: {"attribute_key": "Username", "attribute_value": "ci-deploy"}\n'
+            f"#2: [E2] {trail}")
+    lines = ask(done, "question", 3).splitlines()
+    assert lines == [
+        "Q3: [ip_reputation] Follow-up: 193.47.62.69 is the source of 2 record(s) of ci-deploy in the evidence - "
+        "is it malicious?",
+        '  args: {"ip": "193.47.62.69"}',
+        f"Q4: [cloudtrail_lookup_events] Follow-up: where and how was access key {FU_NEW_KEY} of ci-deploy used?",
+        f'  args: {{"attribute_key": "AccessKeyId", "attribute_value": "{FU_NEW_KEY}"}}']
+    program = parse_program(done + "\n" + "\n".join(lines))
+    assert [s.index for s in program.pending_tool_steps()] == [3, 4]
+    # the engine says what may run: only those tools
+    assert ask(done, "question", 3, allowed_tools=["ip_reputation"]).count("Follow-up:") == 1
+    assert ask(done, "question", 3, allowed_tools=[]).startswith("Q3: [EOQ]\nAns: ")
+    # after the follow-up results: [EOQ] and the answer, even though they name a new IP (one round only)
+    answered = (done + "\n" + lines[0] + "\n" + lines[1] + f"\n#3: [E3] {json.dumps(_fu_bad_ip('193.47.62.69'))}\n"
+                + lines[2] + "\n" + lines[3] + "\n#4: [E4] "
+                + json.dumps({"Records": [_fu_event("e9", "ListBuckets", "91.92.93.94", key=FU_NEW_KEY)]}))
+    last = ask(answered, "question", 5)
+    assert last.startswith("Q5: [EOQ]\nAns: ")
+    answer = FinalAnswer.model_validate_json(last.split("Ans: ", 1)[1])
+    assert "193.47.62.69" in answer.assessment.affected_ips and "91.92.93.94" not in last.split("Ans: ", 1)[0]
+    assert ("block_ip", {"ip": "193.47.62.69"}) in [(a.action, a.args) for a in answer.recommendations]
+
+
+class _FuExecutor:
+    """Answers the enrichment tools from the leaked-key story; records every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def execute(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
+        self.calls.append((call.tool, dict(call.args)))
+        if call.tool == "ip_reputation":
+            bad = call.args.get("ip") in ("45.148.10.240", "193.47.62.69")
+            return ToolResult(ok=True, output={"DBotScore": [{"Indicator": call.args.get("ip"), "Type": "ip",
+                                                              "Score": 3 if bad else 1}]})
+        if call.tool == "cloudtrail_lookup_events":
+            return ToolResult(ok=True, output={"AWS.CloudTrail.Events": [
+                {"EventId": ev["eventID"], "CloudTrailEvent": json.dumps(ev)} for ev in _fu_trail()]})
+        return ToolResult(ok=True, output={"UserName": call.args.get("user_name") or call.args.get("username")})
+
+
+@pytest.mark.parametrize("method", ["react", "art"])
+def test_followup_runs_under_the_policy_without_loops(registry: ToolRegistry, library: TaskLibrary,
+                                                     method: str) -> None:
+    from AIReasoningApiModule import run_art, run_react  # the reasoner loops live one layer up
+
+    data = yaml.safe_load((LISTS / "AIReasoningPolicy" / "AIReasoningPolicy_data.json").read_text())
+    policy = Policy(registry, PolicyConfig.from_config(data), FakeClock(), approval_secret="unit-test-secret")
+    executor = _FuExecutor()
+    incident = IncidentInput(id="7", name="GuardDuty: MaliciousIPCaller - ci-deploy", type="AWS IAM Anomaly",
+                             severity=3, details=f"GetCallerIdentity by ci-deploy with {FU_KEY} from 45.148.10.240",
+                             entities=Entities(**FU_ENTITIES))
+    kwargs = {"model": DeterministicModelClient(registry), "executor": executor, "registry": registry,
+              "policy": policy, "clock": FakeClock(), "audit": ListAuditSink(), "library": library}
+    if method == "react":
+        result = run_react(incident, "Investigate", **kwargs)
+    else:
+        result = run_art(incident, "Investigate the IAM anomaly", **kwargs)
+    assert result.status == "complete", result.status_reason
+    assert ("ip_reputation", {"ip": "193.47.62.69"}) in executor.calls
+    assert len(executor.calls) == len({canonical_json(c) for c in executor.calls})  # nothing asked twice
+    assert all(entry.decision.decision == "allow" for entry in result.tool_log)
+    assert "193.47.62.69" in result.assessment.affected_ips
+    assert any(r.action == "block_ip" and r.args == {"ip": "193.47.62.69"} for r in result.recommendations)
+    labelled = result.program if method == "art" else " ".join(s.text for s in result.trace)
+    assert f"[ip_reputation] {FOLLOWUP_LABEL}" in (labelled or "") or f"{FOLLOWUP_LABEL} the evidence" in labelled
