@@ -324,7 +324,8 @@ def test_anchor_screen_changes_no_finding() -> None:
                     plain.append(f"{category}: '{_snippet(match.group(0))}'")
         assert _scan_phrases(text) == plain, text[:200]
         detections += bool(plain)
-    assert detections > 1000  # the comparison covers many detections, not just clean text
+    # the comparison covers many detections, not just clean text (a clone without ../shared has only our attacks)
+    assert detections > (1000 if DATASET.exists() else 150)
 
 
 def test_memoised_findings_are_not_shared_mutable_state() -> None:
