@@ -799,36 +799,6 @@ _FOLLOWUP_TOOLS: dict[str, tuple[tuple[str, Any], ...]] = {
 _FOLLOWUP_KIND_ENTITY = {"ip": "ips", "user_activity": "users", "key_activity": "access_keys", "user_keys": "users"}
 
 
-def _followup_walk(value: Any, depth: int = 0) -> Iterable[dict[str, Any]]:
-    """Every dict inside a tool output, JSON strings nested by vendors (CloudTrailEvent, _raw) included."""
-    if depth > 12:
-        return
-    if isinstance(value, dict):
-        yield value
-        for item in value.values():
-            yield from _followup_walk(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _followup_walk(item, depth + 1)
-    elif isinstance(value, str) and value.lstrip().startswith("{") and len(value) < 200_000:
-        try:
-            yield from _followup_walk(json.loads(value), depth + 1)
-        except ValueError:
-            return
-
-
-def _followup_get(record: dict[str, Any], *path: str) -> Any:
-    """Nested lookup that also reads flattened keys (``userIdentity.userName`` in Splunk results)."""
-    value: Any = record
-    for position, key in enumerate(path):
-        if not isinstance(value, dict):
-            return None
-        if key not in value:
-            return value.get(".".join(path[position:]))
-        value = value[key]
-    return value
-
-
 def _followup_public_ip(text: str) -> bool:
     """A globally routable address: private, loopback, link-local, CGNAT, documentation and other reserved
     ranges are skipped (nothing to look up, and never a block target)."""
@@ -841,14 +811,14 @@ def _followup_public_ip(text: str) -> bool:
 def _followup_identity_names(event: dict[str, Any]) -> list[str]:
     """Names a CloudTrail caller goes by: user name, the ARN's last part, and for an assumed-role session both
     the role and the session name (the CloudTrail Username of a session), the session issuer's name."""
-    names = [str(_followup_get(event, "userIdentity", "userName") or "")]
-    arn = str(_followup_get(event, "userIdentity", "arn") or "")
+    names = [str(dig(event, "userIdentity", "userName") or "")]
+    arn = str(dig(event, "userIdentity", "arn") or "")
     parts = arn.split(":", 5)[-1].split("/") if arn else []
     if len(parts) >= 3 and parts[0] == "assumed-role":
         names.extend([parts[1], parts[-1]])
     elif len(parts) >= 2:
         names.append(parts[-1])
-    names.append(str(_followup_get(event, "userIdentity", "sessionContext", "sessionIssuer", "userName") or ""))
+    names.append(str(dig(event, "userIdentity", "sessionContext", "sessionIssuer", "userName") or ""))
     return [n for n in dict.fromkeys(names) if n]
 
 
@@ -894,7 +864,7 @@ class _FollowupEvidence:
         for obs in observations or []:
             if not isinstance(obs, dict):
                 continue
-            for record in _followup_walk(obs.get("output")):
+            for record in walk_records(obs.get("output")):
                 if record.get("eventName") and (record.get("userIdentity") or record.get("eventSource")):
                     key = str(record.get("eventID") or digest(record))
                     if key not in seen:
@@ -929,16 +899,16 @@ class _FollowupEvidence:
             grown = False
             for event in self.ct:
                 actor = self.principal(_followup_identity_names(event),
-                                       str(_followup_get(event, "userIdentity", "accessKeyId") or ""))
+                                       str(dig(event, "userIdentity", "accessKeyId") or ""))
                 if not actor or event.get("errorCode") or event.get("eventName") not in FOLLOWUP_USER_CHANGE_EVENTS:
                     continue
-                target = str(_followup_get(event, "requestParameters", "userName")
-                             or _followup_get(event, "responseElements", "accessKey", "userName") or "")
+                target = str(dig(event, "requestParameters", "userName")
+                             or dig(event, "responseElements", "accessKey", "userName") or "")
                 if target and target.lower() not in self.users:
                     self.users[target.lower()] = target
                     self.new_users[target] = f"{event['eventName']} by {actor}"
                     grown = True
-                new_key = str(_followup_get(event, "responseElements", "accessKey", "accessKeyId") or "")
+                new_key = str(dig(event, "responseElements", "accessKey", "accessKeyId") or "")
                 if new_key and new_key not in self.keys:
                     self.keys.add(new_key)
                     self.new_keys[new_key] = target or actor
@@ -955,18 +925,18 @@ class _FollowupEvidence:
 
     def _collect_ips(self) -> None:
         for event in self.ct:
-            key = str(_followup_get(event, "userIdentity", "accessKeyId") or "")
+            key = str(dig(event, "userIdentity", "accessKeyId") or "")
             who = self.principal(_followup_identity_names(event), key)
             if not who:
                 continue
             self._add_ip(event.get("sourceIPAddress"), who)
             if key in self.new_keys or (_FOLLOWUP_LONG_TERM_KEY_RE.match(key) and key not in self.incident_keys):
                 self.keys_in_use.add(key)
-                self.new_keys.setdefault(key, str(_followup_get(event, "userIdentity", "userName") or who))
+                self.new_keys.setdefault(key, str(dig(event, "userIdentity", "userName") or who))
         for event in self.okta:
-            who = self.principal([str(_followup_get(event, "actor", "alternateId") or "")])
+            who = self.principal([str(dig(event, "actor", "alternateId") or "")])
             if who:
-                self._add_ip(_followup_get(event, "client", "ipAddress"), who)
+                self._add_ip(dig(event, "client", "ipAddress"), who)
         for record in self.api:
             principal = str(record.get("principal") or "").rsplit("/", 1)[-1]
             who = self.principal([principal] if principal else [], str(record.get("keyId") or ""))

@@ -296,7 +296,7 @@ class _Facts:
         self.notables: list[dict[str, Any]] = []
 
 
-def _get(record: dict[str, Any], *path: str) -> Any:
+def dig(record: dict[str, Any], *path: str) -> Any:
     """Nested lookup that also reads Splunk's flattened keys (``userIdentity.userName``)."""
     value: Any = record
     for position, key in enumerate(path):
@@ -308,19 +308,20 @@ def _get(record: dict[str, Any], *path: str) -> Any:
     return value
 
 
-def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+def walk_records(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """Every dict inside a tool output, JSON strings nested by vendors (CloudTrailEvent, _raw) included."""
     if depth > 12:
         return
     if isinstance(value, dict):
         yield value
         for item in value.values():
-            yield from _walk(item, depth + 1)
+            yield from walk_records(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            yield from _walk(item, depth + 1)
+            yield from walk_records(item, depth + 1)
     elif isinstance(value, str) and value.strip().startswith("{") and len(value) < 200_000:
         try:
-            yield from _walk(json.loads(value), depth + 1)
+            yield from walk_records(json.loads(value), depth + 1)
         except ValueError:
             return
 
@@ -404,7 +405,7 @@ def _collect(observations: list[dict[str, Any]], incident: Any) -> _Facts:
         if not isinstance(obs, dict):
             continue  # not an observation: nothing to score, and no reason to fail the run
         eid = str(obs.get("evidence_id") or "")
-        for record in _walk(obs.get("output")):
+        for record in walk_records(obs.get("output")):
             _collect_record(record, eid, facts)
         try:
             text = json.dumps(obs.get("output"), default=str)
@@ -454,9 +455,9 @@ class _Scoring:
 
 def _ct_fields(ev: dict[str, Any]) -> tuple[str, str, str, str, str]:
     """(event name, source ip, acting user, access key, error code) of a CloudTrail record."""
-    user = _get(ev, "userIdentity", "userName") or str(_get(ev, "userIdentity", "arn") or "").rsplit("/", 1)[-1]
+    user = dig(ev, "userIdentity", "userName") or str(dig(ev, "userIdentity", "arn") or "").rsplit("/", 1)[-1]
     return (str(ev.get("eventName") or ""), str(ev.get("sourceIPAddress") or ""), str(user or ""),
-            str(_get(ev, "userIdentity", "accessKeyId") or ""), str(ev.get("errorCode") or ""))
+            str(dig(ev, "userIdentity", "accessKeyId") or ""), str(ev.get("errorCode") or ""))
 
 
 def _score_cloudtrail(facts: _Facts, bad: set[str], s: _Scoring) -> None:
@@ -472,7 +473,7 @@ def _score_cloudtrail(facts: _Facts, bad: set[str], s: _Scoring) -> None:
         if error:
             continue
         names[(name, user)] += 1
-        params = {k: _get(ev, "requestParameters", k) for k in ("userName", "policyArn", "policyDocument",
+        params = {k: dig(ev, "requestParameters", k) for k in ("userName", "policyArn", "policyDocument",
                                                                "groupName", "roleName")}
         sensitive = name in PERSISTENCE_EVENTS | ESCALATION_EVENTS | EVASION_EVENTS
         suspect = _ct_principal(ev) in suspects
@@ -500,8 +501,8 @@ def _score_cloudtrail(facts: _Facts, bad: set[str], s: _Scoring) -> None:
                 str(params.get("userName") or user) != user:
             s.find("console_password_set_by_suspect", {"user": str(params.get("userName"))}, [ev["_eid"]])
             s.affected(users=[str(params.get("userName"))])
-        if name == "ConsoleLogin" and ip in bad and _get(ev, "userIdentity", "type") == "IAMUser" and \
-                _get(ev, "responseElements", "ConsoleLogin") == "Success":
+        if name == "ConsoleLogin" and ip in bad and dig(ev, "userIdentity", "type") == "IAMUser" and \
+                dig(ev, "responseElements", "ConsoleLogin") == "Success":
             s.find("console_login_from_bad_ip", {"user": user}, [ev["_eid"]])
         if name in MFA_RESET_EVENTS:
             s.fire("okta_mfa_reset", [ev["_eid"]], f"{name} by {user}")
@@ -511,13 +512,13 @@ def _score_cloudtrail(facts: _Facts, bad: set[str], s: _Scoring) -> None:
             s.affected(users=[user], keys=[key], ips=[ip])
             if sensitive:
                 s.fire("sensitive_call_from_bad_ip", [ev["_eid"]], f"{name} from {ip}")
-            new_key = _get(ev, "responseElements", "accessKey", "accessKeyId")
+            new_key = dig(ev, "responseElements", "accessKey", "accessKeyId")
             if name == "CreateAccessKey" and new_key:
-                target = str(params.get("userName") or _get(ev, "responseElements", "accessKey", "userName") or user)
+                target = str(params.get("userName") or dig(ev, "responseElements", "accessKey", "userName") or user)
                 s.find("attacker_created_key", {"user": target, "key": str(new_key)}, [ev["_eid"]])
                 s.affected(users=[target], keys=[str(new_key)])
-        if _get(ev, "userIdentity", "sessionContext", "attributes", "mfaAuthenticated") == "true" or \
-                _get(ev, "additionalEventData", "MFAUsed") == "Yes":
+        if dig(ev, "userIdentity", "sessionContext", "attributes", "mfaAuthenticated") == "true" or \
+                dig(ev, "additionalEventData", "MFAUsed") == "Yes":
             s.fire("mfa_present", [ev["_eid"]], f"MFA on {name}")
     rotated = {user for (name, user) in names if name == "CreateAccessKey"} & {
         user for (name, user) in names if name in ("DeleteAccessKey", "UpdateAccessKey")}
@@ -536,10 +537,10 @@ def _ct_admin_groups(events: Iterable[dict[str, Any]]) -> set[str]:
     an administrator policy (managed ARN or an inline "*" document) is attached to the group in these records."""
     groups = set()
     for ev in events:
-        group = str(_get(ev, "requestParameters", "groupName") or "")
+        group = str(dig(ev, "requestParameters", "groupName") or "")
         if not group:
             continue
-        policy = str(_get(ev, "requestParameters", "policyArn") or _get(ev, "requestParameters", "policyDocument")
+        policy = str(dig(ev, "requestParameters", "policyArn") or dig(ev, "requestParameters", "policyDocument")
                      or "")
         if ADMIN_GROUP_RE.search(group) or (
                 _ct_fields(ev)[0] in ("AttachGroupPolicy", "PutGroupPolicy") and not _ct_fields(ev)[4]
@@ -559,7 +560,7 @@ def _ct_suspect_principals(events: Iterable[dict[str, Any]], bad: set[str]) -> s
         name, ip, _, _, error = _ct_fields(ev)
         if _ct_service_caller(ev):
             continue
-        policy = str(_get(ev, "requestParameters", "policyArn") or _get(ev, "requestParameters", "policyDocument")
+        policy = str(dig(ev, "requestParameters", "policyArn") or dig(ev, "requestParameters", "policyDocument")
                      or "")
         admin_grant = name in ESCALATION_EVENTS and (bool(ADMIN_POLICY_RE.search(policy)) or '"*"' in policy)
         if ip in bad or name in EVASION_EVENTS or (admin_grant and (error or not _ct_ci_provider(ev))):
@@ -569,13 +570,13 @@ def _ct_suspect_principals(events: Iterable[dict[str, Any]], bad: set[str]) -> s
 
 def _ct_principal(ev: dict[str, Any]) -> str:
     """The stable identity behind a CloudTrail record: the role for assumed-role sessions, else user / root."""
-    kind = str(_get(ev, "userIdentity", "type") or "")
+    kind = str(dig(ev, "userIdentity", "type") or "")
     if kind == "Root":
         return "root"
-    issuer = _get(ev, "userIdentity", "sessionContext", "sessionIssuer", "arn")
+    issuer = dig(ev, "userIdentity", "sessionContext", "sessionIssuer", "arn")
     if issuer:
         return str(issuer)
-    arn = str(_get(ev, "userIdentity", "arn") or "")
+    arn = str(dig(ev, "userIdentity", "arn") or "")
     if ":assumed-role/" in arn:
         return arn.rsplit("/", 1)[0]
     return _ct_fields(ev)[2] or arn
@@ -583,20 +584,20 @@ def _ct_principal(ev: dict[str, Any]) -> str:
 
 def _ct_service_caller(ev: dict[str, Any]) -> str:
     """The AWS service CloudTrail names as the caller (invokedBy, AWSService, service host as source), or ''."""
-    invoked = _get(ev, "userIdentity", "invokedBy")
+    invoked = dig(ev, "userIdentity", "invokedBy")
     if invoked:
         return str(invoked)
-    if _get(ev, "userIdentity", "type") == "AWSService" or ev.get("eventType") == "AwsServiceEvent":
-        return str(_get(ev, "userIdentity", "invokedBy") or ev.get("sourceIPAddress") or "AWS service")
+    if dig(ev, "userIdentity", "type") == "AWSService" or ev.get("eventType") == "AwsServiceEvent":
+        return str(dig(ev, "userIdentity", "invokedBy") or ev.get("sourceIPAddress") or "AWS service")
     source = str(ev.get("sourceIPAddress") or "")
     return source if AWS_SERVICE_HOST_RE.match(source) else ""
 
 
 def _ct_ci_provider(ev: dict[str, Any]) -> str:
     """The CI/CD OIDC provider STS federated this session through (session context or WebIdentityUser), or ''."""
-    provider = str(_get(ev, "userIdentity", "sessionContext", "webIdFederationData", "federatedProvider") or "")
-    if not provider and _get(ev, "userIdentity", "type") == "WebIdentityUser":
-        provider = str(_get(ev, "userIdentity", "identityProvider") or "")
+    provider = str(dig(ev, "userIdentity", "sessionContext", "webIdFederationData", "federatedProvider") or "")
+    if not provider and dig(ev, "userIdentity", "type") == "WebIdentityUser":
+        provider = str(dig(ev, "userIdentity", "identityProvider") or "")
     return provider if CI_OIDC_PROVIDER_RE.search(provider) else ""
 
 
@@ -616,8 +617,8 @@ def _score_cloudtrail_context(facts: _Facts, bad: set[str], s: _Scoring) -> None
     if not events:
         return
     services = [ev for ev in events if _ct_service_caller(ev)]
-    human_root = [ev for ev in events if _get(ev, "userIdentity", "type") == "Root"
-                  and not _get(ev, "userIdentity", "invokedBy")]
+    human_root = [ev for ev in events if dig(ev, "userIdentity", "type") == "Root"
+                  and not dig(ev, "userIdentity", "invokedBy")]
     others_changed = [ev for ev in events if not _ct_service_caller(ev) and not _ct_fields(ev)[4]
                       and _ct_fields(ev)[0] in PERSISTENCE_EVENTS | ESCALATION_EVENTS | EVASION_EVENTS]
     if services and not human_root and not others_changed:
@@ -635,7 +636,7 @@ def _score_cloudtrail_context(facts: _Facts, bad: set[str], s: _Scoring) -> None
         s.fire("iac_user_agent", (ev["_eid"] for ev in iac), f"{agent.strip('/')} user agent")
     _score_baseline(events, bad, s)
     denied = [ev for ev in events if re.search(r"AccessDenied|Unauthorized", _ct_fields(ev)[4])]
-    workload = all(_get(ev, "userIdentity", "type") == "AssumedRole" and (
+    workload = all(dig(ev, "userIdentity", "type") == "AssumedRole" and (
         _is_internal(_ct_fields(ev)[1]) or ev.get("vpcEndpointId")) for ev in denied)
     principals = {_ct_principal(ev) for ev in denied}
     changed = [ev for ev in events if _ct_principal(ev) in principals and not _ct_fields(ev)[4]
@@ -672,21 +673,21 @@ def _score_baseline(events: list[dict[str, Any]], bad: set[str], s: _Scoring) ->
 def _score_okta(facts: _Facts, bad: set[str], s: _Scoring) -> None:
     by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ev in sorted(facts.okta.values(), key=lambda e: str(e.get("published") or "")):
-        by_user[str(_get(ev, "actor", "alternateId") or "")].append(ev)
-        ip = str(_get(ev, "client", "ipAddress") or "")
-        if _get(ev, "securityContext", "isProxy"):
+        by_user[str(dig(ev, "actor", "alternateId") or "")].append(ev)
+        ip = str(dig(ev, "client", "ipAddress") or "")
+        if dig(ev, "securityContext", "isProxy"):
             facts.proxy_ips.add(ip)
         if str(ev.get("eventType")) in MFA_RESET_EVENTS:
-            s.fire("okta_mfa_reset", [ev["_eid"]], f"{ev.get('eventType')} for {_get(ev, 'actor', 'alternateId')}")
+            s.fire("okta_mfa_reset", [ev["_eid"]], f"{ev.get('eventType')} for {dig(ev, 'actor', 'alternateId')}")
         if str(ev.get("eventType")).startswith("user.authentication.auth_via_mfa") and \
-                _get(ev, "outcome", "result") == "SUCCESS":
+                dig(ev, "outcome", "result") == "SUCCESS":
             s.fire("mfa_present", [ev["_eid"]], "Okta MFA success")
     for login, events in by_user.items():
         failures, compromised, refs = 0, False, []
         countries = Counter()
         for ev in events:
-            result = _get(ev, "outcome", "result")
-            ip = str(_get(ev, "client", "ipAddress") or "")
+            result = dig(ev, "outcome", "result")
+            ip = str(dig(ev, "client", "ipAddress") or "")
             signin = bool(OKTA_SIGNIN_RE.match(str(ev.get("eventType") or "")))
             if signin and result in ("FAILURE", "DENY"):
                 failures += 1
@@ -696,8 +697,8 @@ def _score_okta(facts: _Facts, bad: set[str], s: _Scoring) -> None:
                     s.fire("okta_bruteforce_then_success", refs + [ev["_eid"]], f"{failures} failures then success "
                                                                                 f"for {login}")
                     compromised = True
-                if signin and _get(ev, "client", "geographicalContext", "country"):
-                    countries[str(_get(ev, "client", "geographicalContext", "country"))] += 1
+                if signin and dig(ev, "client", "geographicalContext", "country"):
+                    countries[str(dig(ev, "client", "geographicalContext", "country"))] += 1
                 if ip in bad:
                     s.fire("okta_session_bad_ip", [ev["_eid"]], f"{login} from {ip}")
                     compromised = True
@@ -706,7 +707,7 @@ def _score_okta(facts: _Facts, bad: set[str], s: _Scoring) -> None:
             s.fire("okta_new_country", (e["_eid"] for e in events), f"{login}: {', '.join(countries)}")
         mfa_reset = any(str(e.get("eventType")) in MFA_RESET_EVENTS for e in events)
         if compromised or (mfa_reset and len(countries) > 1):
-            actor_id = next((str(_get(e, "actor", "id")) for e in events if _get(e, "actor", "id")), "")
+            actor_id = next((str(dig(e, "actor", "id")) for e in events if dig(e, "actor", "id")), "")
             okta_id = facts.okta_ids.get(login.lower(), actor_id)
             s.find("okta_account_compromised", {"login": login, "okta_id": okta_id}, (e["_eid"] for e in events))
             s.affected(users=[login])
@@ -718,7 +719,7 @@ def _score_okta(facts: _Facts, bad: set[str], s: _Scoring) -> None:
 
 def _okta_behaviors(ev: dict[str, Any]) -> dict[str, str]:
     """Okta's risk-engine flags of an event (``debugContext.debugData.behaviors``, a string or a mapping)."""
-    raw = _get(ev, "debugContext", "debugData", "behaviors")
+    raw = dig(ev, "debugContext", "debugData", "behaviors")
     if isinstance(raw, dict):
         return {str(k).strip().lower(): str(v).strip().upper() for k, v in raw.items()}
     return {m.group(1).strip().lower(): m.group(2).upper() for m in OKTA_BEHAVIOR_RE.finditer(str(raw or ""))}
@@ -746,14 +747,14 @@ def _okta_known_device_signin(events: list[dict[str, Any]], unsafe_ips: set[str]
     new_ips: dict[str, datetime] = {}
     for when, ev in timed:
         behaviors = _okta_behaviors(ev)
-        ip = str(_get(ev, "client", "ipAddress") or "")
-        country = _get(ev, "client", "geographicalContext", "country")
-        earlier = {_get(e, "client", "geographicalContext", "country") for w, e in timed
+        ip = str(dig(ev, "client", "ipAddress") or "")
+        country = dig(ev, "client", "geographicalContext", "country")
+        earlier = {dig(e, "client", "geographicalContext", "country") for w, e in timed
                    if (when - w).total_seconds() >= BASELINE_MIN_HOURS * 3600
                    and OKTA_SIGNIN_RE.match(str(e.get("eventType") or ""))
-                   and _get(e, "outcome", "result") in ("SUCCESS", "ALLOW")}
+                   and dig(e, "outcome", "result") in ("SUCCESS", "ALLOW")}
         new_country = bool(earlier) and country and country not in earlier and \
-            OKTA_SIGNIN_RE.match(str(ev.get("eventType") or "")) and _get(ev, "outcome", "result") in ("SUCCESS",
+            OKTA_SIGNIN_RE.match(str(ev.get("eventType") or "")) and dig(ev, "outcome", "result") in ("SUCCESS",
                                                                                                       "ALLOW")
         if new_country or "POSITIVE" in (behaviors.get("new geo-location"), behaviors.get("new country")):
             new_ips[ip] = min(when, new_ips.get(ip, when))
@@ -763,22 +764,22 @@ def _okta_known_device_signin(events: list[dict[str, Any]], unsafe_ips: set[str]
     for ip, first in new_ips.items():
         if not ip or ip in unsafe_ips:
             return None
-        here = [e for _, e in timed if str(_get(e, "client", "ipAddress") or "") == ip]
+        here = [e for _, e in timed if str(dig(e, "client", "ipAddress") or "") == ip]
         before = [e for w, e in timed if (first - w).total_seconds() >= BASELINE_MIN_HOURS * 3600
-                  and _get(e, "outcome", "result") in ("SUCCESS", "ALLOW")]
+                  and dig(e, "outcome", "result") in ("SUCCESS", "ALLOW")]
         rated = [_okta_behaviors(e) for e in here if _okta_behaviors(e)]
         if not rated or any(b.get("new device") != "NEGATIVE" or b.get("velocity") == "POSITIVE" for b in rated):
             return None
         factors = {str(t.get("id")) for e in here if str(e.get("eventType") or "").startswith(
-            "user.authentication.auth_via_mfa") and _get(e, "outcome", "result") == "SUCCESS"
+            "user.authentication.auth_via_mfa") and dig(e, "outcome", "result") == "SUCCESS"
             for t in (e.get("target") or []) if isinstance(t, dict) and t.get("type") == "AuthenticatorEnrollment"}
         known_factors = {str(t.get("id")) for e in before if str(e.get("eventType") or "").startswith(
             "user.authentication.auth_via_mfa") for t in (e.get("target") or [])
             if isinstance(t, dict) and t.get("type") == "AuthenticatorEnrollment"}
-        prints = {str(_get(e, "debugContext", "debugData", "deviceFingerprint")) for e in here
-                  if _get(e, "debugContext", "debugData", "deviceFingerprint")}
-        known_prints = {str(_get(e, "debugContext", "debugData", "deviceFingerprint")) for e in before
-                        if _get(e, "debugContext", "debugData", "deviceFingerprint")}
+        prints = {str(dig(e, "debugContext", "debugData", "deviceFingerprint")) for e in here
+                  if dig(e, "debugContext", "debugData", "deviceFingerprint")}
+        known_prints = {str(dig(e, "debugContext", "debugData", "deviceFingerprint")) for e in before
+                        if dig(e, "debugContext", "debugData", "deviceFingerprint")}
         if not factors or not factors <= known_factors or not prints or not prints <= known_prints:
             return None
         refs.update(e["_eid"] for e in here)
@@ -921,7 +922,7 @@ def _score_context(facts: _Facts, bad: set[str], s: _Scoring) -> None:
         s.fire("hosting_or_proxy_ip", (r for ip in hosting for r in facts.ip_refs.get(ip, ())),
                ", ".join(sorted(hosting - {""})))
     seen_ips = set(facts.ip_score) | {_ct_fields(ev)[1] for ev in facts.ct.values()} | {
-        str(_get(ev, "client", "ipAddress") or "") for ev in facts.okta.values()}
+        str(dig(ev, "client", "ipAddress") or "") for ev in facts.okta.values()}
     seen_ips = {ip for ip in seen_ips if ip and _valid_ip_text(ip)}
     if seen_ips and not bad and all(facts.ip_score.get(ip) == 1 or _is_internal(ip) for ip in seen_ips):
         s.fire("known_good_ips", (r for ip in seen_ips for r in facts.ip_refs.get(ip, ())), ", ".join(sorted(seen_ips)))
