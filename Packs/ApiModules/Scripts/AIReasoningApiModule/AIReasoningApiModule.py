@@ -16,6 +16,7 @@ and the LLM gateway through ``CommandToolExecutor`` / ``CommandModelClient`` (pl
 # because demisto-sdk inlines every ApiModule import it meets, without de-duplication.
 from AIReasoningBatchApiModule import *  # noqa: F403, I001
 
+import functools  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import threading  # noqa: E402
@@ -73,6 +74,42 @@ class RunConfig(BaseModel):
             return value
         return [{"tool": v[0], "args": v[1], "output": v[2]} if isinstance(v, (list, tuple)) and len(v) == 3 else v
                 for v in value]
+
+
+# --------------------------------------------------------------------------------------------
+# Per-run redaction memo
+# --------------------------------------------------------------------------------------------
+
+_AIR_MEMO_MAX_CHARS = 4096  # longer strings are rarely repeated and would make the memo large
+_AIR_MEMO_MAX_ENTRIES = 200_000  # bound per run (a Splunk search of thousands of records: ~50,000 strings)
+
+
+class _AIRMemoRedactor(Redactor):
+    """The envelope's Redactor with ``redact_text`` memoised for one run (same results, computed once per string).
+
+    A run redacts the same strings many times: every tool output when it enters, the uncompacted copies the
+    rules get in the request metadata (the already-redacted strings, which redaction leaves as they are), audit
+    records, trace lines, and tool outputs repeat the same values (key ids, ARNs, user agents, paths) across
+    thousands of records. ``redact_text`` is a pure function of the text and the configured secrets, so a memo
+    keyed by the text returns exactly what the regular expressions would; ``add_secret`` clears it.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(secrets=secrets)
+        self._air_memo: dict[str, str] = {}
+
+    def add_secret(self, value: str) -> None:
+        super().add_secret(value)
+        self._air_memo.clear()
+
+    def redact_text(self, text: str) -> str:
+        done = self._air_memo.get(text)
+        if done is not None:
+            return done
+        done = super().redact_text(text)
+        if len(text) <= _AIR_MEMO_MAX_CHARS and len(self._air_memo) < _AIR_MEMO_MAX_ENTRIES:
+            self._air_memo[text] = done
+        return done
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,6 +190,21 @@ class Auditor:
 def _safe_json(value: Any) -> Any:
     """A JSON-safe copy (datetimes and odd objects become strings)."""
     return json.loads(json.dumps(value, default=str))
+
+
+@functools.lru_cache(maxsize=1)
+def _air_final_answer_schema_text() -> str:
+    """The FinalAnswer JSON Schema as compact text, generated once per process.
+
+    ``FinalAnswer`` is a static class, but pydantic rebuilds its schema on every ``model_json_schema()`` call
+    (~10-25 ms): that was a fifth of the engine's fixed cost per run (every system prompt, every repair turn).
+    """
+    return json.dumps(final_answer_schema(), separators=(",", ":"))
+
+
+def _air_final_answer_schema() -> dict[str, Any]:
+    """A fresh copy of the cached schema for ``ModelRequest.output_schema`` (a provider may adapt it in place)."""
+    return json.loads(_air_final_answer_schema_text())
 
 
 def _parse_embedded_json(value: Any, depth: int = 0) -> Any:
@@ -270,7 +322,7 @@ class _Run:
         self.policy = policy
         self.clock = clock
         self.run_id = config.run_id or new_id("run")
-        self.redactor = Redactor(secrets=tuple(s for s in config.secrets if s))
+        self.redactor = _AIRMemoRedactor(secrets=tuple(s for s in config.secrets if s))
         self.envelope = Envelope()
         self.auditor = Auditor(audit, self.run_id, self.redactor, clock)
         self.started = clock.monotonic()
@@ -281,6 +333,10 @@ class _Run:
         self.incident = IncidentInput()
         self.plan: list[dict[str, Any]] = []
         self.observations: list[dict[str, Any]] = []  # redacted outputs with evidence ids, for the rules
+        # Append-only caches of the observations as the request metadata carries them (see _metadata_observations):
+        # an output is redacted when it enters, and these copies are made once, not again on every later turn.
+        self._air_meta_obs: dict[int, list[Any]] = {}
+        self._air_incident_fenced: tuple[IncidentInput, str] | None = None
         self.answered_by_model = False
         self.budget_reason: str | None = None
         self._queued: dict[str, Recommendation] = {}
@@ -336,28 +392,62 @@ class _Run:
         self.flag_injection("incident", detect_injection(_incident_payload(self.incident)))
 
     def incident_block(self) -> str:
+        """The incident, redacted, compacted and fenced; built once per run (ART sends it on every turn)."""
+        cached = self._air_incident_fenced
+        if cached is not None and cached[0] is self.incident:
+            return cached[1]
         payload = self.redactor.redact(_safe_json(_incident_payload(self.incident)))
         compacted, _ = compact(payload, max_chars=self.config.compaction_max_chars * 2)
         text = strip_hidden(json.dumps(compacted, ensure_ascii=False, default=str))
-        return self.envelope.fence("incident", text)
+        block = self.envelope.fence("incident", text)
+        self._air_incident_fenced = (self.incident, block)
+        return block
+
+    def _metadata_observations(self, depth: int) -> list[Any]:
+        """``redactor.redact(_safe_json(observation))`` for every observation, each computed once per run.
+
+        The metadata used to re-copy and re-redact every uncompacted output on every turn (thousands of records
+        for a Splunk search: most of the engine's CPU per step). Observations are append-only and never mutated,
+        and redaction of a list is item by item, so each item's copy is made once and reused; ``depth`` is the
+        item's nesting depth inside the redacted value (the Redactor stops at ``MAX_DEPTH``), reproduced by
+        wrapping the item in ``depth`` lists so the result is exactly what redacting the whole value gave.
+        Consumers read these copies and must not mutate them (the rules copy what they keep).
+        """
+        cache = self._air_meta_obs.setdefault(depth, [])
+        for observation in self.observations[len(cache):]:
+            wrapped: Any = _safe_json(observation)
+            for _ in range(depth):
+                wrapped = [wrapped]
+            redacted = self.redactor.redact(wrapped)
+            for _ in range(depth):
+                redacted = redacted[0]
+            cache.append(redacted)
+        return list(cache)
 
     def det_metadata(self, **extra: Any) -> dict[str, Any]:
         """What the deterministic reasoner needs in every request: method, plan, incident facts (no secrets)."""
         incident = {"entities": self.incident.entities.model_dump(), "severity": self.incident.severity,
                     "type": self.incident.type,
                     "text": one_line(self._redact_text(f"{self.incident.name} {self.incident.details}"), 2000)}
-        data = {"method": "art" if self.method == "art" else "react", "plan": self.plan, "incident": incident}
-        if self.deterministic or self.rules_behind_client:
+        data: dict[str, Any] = {"method": "art" if self.method == "art" else "react", "plan": self.plan,
+                                "incident": incident}
+        with_observations = self.deterministic or self.rules_behind_client
+        if with_observations:
             # Uncompacted (but redacted) outputs: the rules should not lose evidence to prompt compaction.
-            data["observations"] = self.observations
+            # A placeholder here keeps the key order; the redacted copies come from the per-run cache.
+            data["observations"] = []
         data.update(extra)
-        return {"deterministic": self.redactor.redact(_safe_json(data)), "run_id": self.run_id}
+        redacted = self.redactor.redact(_safe_json(data))
+        if with_observations and "observations" not in extra:
+            # {"observations": [item, ...]}: each item sits at depth 2 of the redacted value.
+            redacted[self.redactor.redact_text("observations")] = self._metadata_observations(2)
+        return {"deterministic": redacted, "run_id": self.run_id}
 
     def _with_observations(self, request: ModelRequest) -> ModelRequest:
         """The same request with the uncompacted observations the rules score (metadata only, never the prompt)."""
         metadata = dict(request.metadata or {})
         det = dict(metadata.get("deterministic") or {})
-        det["observations"] = self.redactor.redact(_safe_json(self.observations))
+        det["observations"] = self._metadata_observations(1)  # [item, ...]: each item at depth 1
         metadata["deterministic"] = det
         return request.model_copy(update={"metadata": metadata})
 
@@ -544,8 +634,9 @@ class _Run:
             output, parse_error = _normalise_output(result.output)
         ok = result.ok and parse_error is None
         self.policy.record_result(call, ok)
+        raw_digest = digest(_safe_json(result.output))  # once: observe() reuses it for the evidence
         invocation = ToolInvocation(call=call, decision=decision, ok=ok, duration_ms=result.duration_ms or duration,
-                                    started_at=self.clock.now(), result_digest=digest(_safe_json(result.output)))
+                                    started_at=self.clock.now(), result_digest=raw_digest)
         self.deliverable.timings.tool_ms += invocation.duration_ms
         if not ok:
             invocation.error = one_line(self._redact_text(parse_error or result.error or "tool failed"), 600)
@@ -554,7 +645,8 @@ class _Run:
             self.trace("observation", f"{call.tool} failed: {invocation.error}", [call.id])
             text = f"tool '{call.tool}' failed: {invocation.error}"
             return ToolOutcome(call=call, content=text, program_text=f"ERROR: {text}", is_error=True)
-        evidence, content, line = self.observe(call, spec, output, raw=result.output, source=result.source)
+        evidence, content, line = self.observe(call, spec, output, raw=result.output, source=result.source,
+                                               raw_digest=raw_digest)
         invocation.evidence_id = evidence.id
         self.deliverable.tool_log.append(invocation)
         self.auditor.tool_call(invocation)
@@ -562,8 +654,11 @@ class _Run:
         return ToolOutcome(call=call, content=content, program_text=line, evidence_id=evidence.id)
 
     def observe(self, call: ToolCall, spec: ToolSpec | None, output: Any, raw: Any,
-                source: str = "") -> tuple[Evidence, str, str]:
-        """Evidence + the fenced tool_result text + the one-line ART result for one successful output."""
+                source: str = "", raw_digest: str | None = None) -> tuple[Evidence, str, str]:
+        """Evidence + the fenced tool_result text + the one-line ART result for one successful output.
+
+        ``raw_digest``: ``digest(_safe_json(raw))`` when the caller already has it (a large output is hashed once).
+        """
         redacted = self.redactor.redact(output)
         findings = detect_injection(redacted)
         self.flag_injection(f"output of {call.tool}", findings)
@@ -576,7 +671,7 @@ class _Run:
         evidence = Evidence(id=evidence_id, tool=call.tool, call_id=call.id, source=source,
                             excerpt=one_line(json.dumps(excerpt_value, ensure_ascii=False, default=str),
                                               self.config.excerpt_chars),
-                            digest=digest(_safe_json(raw)))
+                            digest=raw_digest or digest(_safe_json(raw)))
         self.deliverable.evidence.append(evidence)
         self.observations.append({"tool": call.tool, "args": call.args, "output": redacted,
                                   "evidence_id": evidence_id})
@@ -798,7 +893,7 @@ def _rules_text(run: _Run) -> str:
 
 
 def react_system_prompt(run: _Run) -> str:
-    schema = json.dumps(final_answer_schema(), separators=(",", ":"))
+    schema = _air_final_answer_schema_text()
     return (
         "You are a senior security analyst investigating one incident in a SOAR platform. Method: ReAct - "
         "think, call enrichment tools to gather evidence, observe, repeat; then answer. Several independent "
@@ -882,7 +977,7 @@ def _finish_from_text(run: _Run, system: str, messages: list[Message], text: str
         _append_user_text(messages, f"Your final answer did not validate: {problem}\nReply with ONLY the corrected "
                                     "JSON object that validates against the schema.")
         response = run.call_model(ModelRequest(system=system, messages=messages, tools=[],
-                                               output_schema=final_answer_schema(),
+                                               output_schema=_air_final_answer_schema(),
                                                max_tokens=run.config.max_tokens_per_turn,
                                                metadata=run.det_metadata()))
         messages.append(Message(role="assistant", content=response.content or [ContentBlock(type="text", text="")]))
@@ -913,7 +1008,7 @@ def _forced_finish(run: _Run, system: str, messages: list[Message]) -> None:
     final, problem = None, ""
     try:
         response = run.call_model(ModelRequest(system=system, messages=messages, tools=[],
-                                               output_schema=final_answer_schema(),
+                                               output_schema=_air_final_answer_schema(),
                                                max_tokens=run.config.max_tokens_per_turn,
                                                metadata=run.det_metadata()))
         final, problem = _final_error(response.text())
@@ -937,7 +1032,7 @@ def _forced_finish(run: _Run, system: str, messages: list[Message]) -> None:
 def art_system_prompt(run: _Run) -> str:
     tools = "\n".join(f"- {s.name}: {s.description} args: {json.dumps((s.args_schema or {}).get('properties', {}))}"
                       for s in run.registry.specs("enrichment") if run.policy.is_allowed(s.name))
-    schema = json.dumps(final_answer_schema(), separators=(",", ":"))
+    schema = _air_final_answer_schema_text()
     return (
         "You are a senior security analyst. Method: ART - you write an investigation program in this grammar, "
         "one step at a time:\n"
