@@ -271,6 +271,9 @@ def _coerce_incident(incident: Any) -> IncidentInput:
                                                                   "labels")):
         return IncidentInput.from_xsoar(incident)
     if isinstance(incident, dict):
+        if not set(incident) & {"custom_fields", "raw_alert", "entities"}:
+            # XSOAR-shaped (id may be a number, occurred an epoch, no rawJSON): the platform's own reader
+            return IncidentInput.from_xsoar(incident)
         try:
             item = IncidentInput.model_validate(incident)
         except ValidationError as error:
@@ -430,7 +433,10 @@ class _Run:
                     "type": self.incident.type,
                     "text": one_line(self._redact_text(f"{self.incident.name} {self.incident.details}"), 2000)}
         data: dict[str, Any] = {"method": "art" if self.method == "art" else "react", "plan": self.plan,
-                                "incident": incident}
+                                "incident": incident,
+                                # ART requests carry no tool list: the follow-up round may use what policy allows
+                                "allowed_tools": [spec.name for spec in self.registry.specs("enrichment")
+                                                  if self.policy.is_allowed(spec.name)]}
         with_observations = self.deterministic or self.rules_behind_client
         if with_observations:
             # Uncompacted (but redacted) outputs: the rules should not lose evidence to prompt compaction.
@@ -1344,7 +1350,11 @@ def entries_to_result(entries: Any, duration_ms: float = 0.0) -> ToolResult:
         entries = [entries]
     if not isinstance(entries, list) or not entries:
         return ToolResult(ok=False, error="the command returned no entries", duration_ms=duration_ms)
+    values = len(entries)
     entries = [e for e in entries if isinstance(e, dict)]
+    if not entries:
+        return ToolResult(ok=False, error=f"the command returned no entries ({values} values that are not entries)",
+                          duration_ms=duration_ms)
     errors = [e for e in entries if e.get("Type") == ERROR_ENTRY_TYPE]
     good = [e for e in entries if e.get("Type") != ERROR_ENTRY_TYPE]
     unsupported = [e for e in entries if "Unsupported Command" in str(e.get("Contents") or "")]

@@ -413,6 +413,26 @@ def test_malformed_incident_gives_failed_deliverable(registry: ToolRegistry, inc
         assert result.status == "failed" and result.trace and result.trace[-1].kind == "error"
 
 
+@pytest.mark.parametrize("incident", [
+    {"id": 7, "name": "Webhook alert", "severity": 2, "details": "key AKIAIOSFODNN7EXAMPLE used"},
+    {"id": "7", "occurred": 1715652787, "details": None, "name": "key AKIAIOSFODNN7EXAMPLE"},
+])
+def test_xsoar_shaped_incident_without_raw_json_is_read_like_the_platform(registry: ToolRegistry,
+                                                                           incident: Any) -> None:
+    """No rawJSON/labels/CustomFields (webhook-created incidents) must not fail strict model validation."""
+    result = run_react(incident, "Investigate", model=ScriptedModelClient(text(FP_FINAL)),
+                       **engine(registry, FakeSoc({"commands": {}})))
+    assert_valid(result)
+    assert result.status != "failed", result.status_reason
+    assert result.incident_id == "7"
+    assert IncidentInput.from_xsoar(incident).entities.access_keys == ["AKIAIOSFODNN7EXAMPLE"]
+
+
+def test_entries_to_result_names_values_that_are_not_entries() -> None:
+    result = entries_to_result(["x", 3])
+    assert not result.ok and "2 values that are not entries" in (result.error or "")
+
+
 class RaisingExecutor:
     def execute(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
         raise ConnectionResetError("peer reset")
