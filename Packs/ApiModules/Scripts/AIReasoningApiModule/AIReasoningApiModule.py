@@ -77,42 +77,6 @@ class RunConfig(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# Per-run redaction memo
-# --------------------------------------------------------------------------------------------
-
-_AIR_MEMO_MAX_CHARS = 4096  # longer strings are rarely repeated and would make the memo large
-_AIR_MEMO_MAX_ENTRIES = 200_000  # bound per run (a Splunk search of thousands of records: ~50,000 strings)
-
-
-class _AIRMemoRedactor(Redactor):
-    """The envelope's Redactor with ``redact_text`` memoised for one run (same results, computed once per string).
-
-    A run redacts the same strings many times: every tool output when it enters, the uncompacted copies the
-    rules get in the request metadata (the already-redacted strings, which redaction leaves as they are), audit
-    records, trace lines, and tool outputs repeat the same values (key ids, ARNs, user agents, paths) across
-    thousands of records. ``redact_text`` is a pure function of the text and the configured secrets, so a memo
-    keyed by the text returns exactly what the regular expressions would; ``add_secret`` clears it.
-    """
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__(secrets=secrets)
-        self._air_memo: dict[str, str] = {}
-
-    def add_secret(self, value: str) -> None:
-        super().add_secret(value)
-        self._air_memo.clear()
-
-    def redact_text(self, text: str) -> str:
-        done = self._air_memo.get(text)
-        if done is not None:
-            return done
-        done = super().redact_text(text)
-        if len(text) <= _AIR_MEMO_MAX_CHARS and len(self._air_memo) < _AIR_MEMO_MAX_ENTRIES:
-            self._air_memo[text] = done
-        return done
-
-
-# --------------------------------------------------------------------------------------------
 # Audit
 # --------------------------------------------------------------------------------------------
 
@@ -325,7 +289,7 @@ class _Run:
         self.policy = policy
         self.clock = clock
         self.run_id = config.run_id or new_id("run")
-        self.redactor = _AIRMemoRedactor(secrets=tuple(s for s in config.secrets if s))
+        self.redactor = Redactor(secrets=tuple(s for s in config.secrets if s))
         self.envelope = Envelope()
         self.auditor = Auditor(audit, self.run_id, self.redactor, clock)
         self.started = clock.monotonic()

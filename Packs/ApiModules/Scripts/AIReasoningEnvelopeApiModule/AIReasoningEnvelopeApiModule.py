@@ -548,29 +548,59 @@ def _scan_structure(value: dict[Any, Any]) -> list[str]:
     return []
 
 
-def _walk_injection(value: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
-    """(path, finding) for every string and object in a JSON-like value."""
+def _inj_path(node: tuple[Any, ...] | None) -> str:
+    """The path text of a walk node: ``None`` is the root (""), ``(parent, 0, key)`` a dict item and
+    ``(parent, 1, index)`` a list item - built the same way as ``a.b[0].c`` (a key under the empty root path
+    is the key alone)."""
+    steps = []
+    while node is not None:
+        steps.append(node)
+        node = node[0]
+    path = ""
+    for _parent, kind, step in reversed(steps):
+        if kind:
+            path = f"{path}[{step}]"
+        else:
+            path = f"{path}.{step}" if path else str(step)
+    return path
+
+
+def _inj_walk(value: Any, node: tuple[Any, ...] | None, depth: int) -> Iterator[tuple[Any, str]]:
+    """(path node, finding) for every string and object in a JSON-like value.
+
+    Paths are kept as parent-linked nodes and only turned into text (``_inj_path``) for a finding: most
+    values have none, and building a path string for every node was a large part of the walk.
+    """
     if depth > MAX_DEPTH:
         return
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if isinstance(value, dict):
         for finding in _scan_structure(value):
-            yield path, finding
+            yield node, finding
         for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
+            child = (node, 0, key)
             if isinstance(key, str):
                 for finding in _scan_injection_text(key):
                     yield child, finding
-            yield from _walk_injection(item, child, depth + 1)
+            if isinstance(item, str) and depth < MAX_DEPTH:  # a string leaf, scanned as the recursion would
+                for finding in _scan_injection_text(item):
+                    yield child, finding
+            else:
+                yield from _inj_walk(item, child, depth + 1)
     elif isinstance(value, (list, tuple, set)):
         for index, item in enumerate(value):
-            yield from _walk_injection(item, f"{path}[{index}]", depth + 1)
+            child = (node, 1, index)
+            if isinstance(item, str) and depth < MAX_DEPTH:
+                for finding in _scan_injection_text(item):
+                    yield child, finding
+            else:
+                yield from _inj_walk(item, child, depth + 1)
     elif isinstance(value, str):
         for finding in _scan_injection_text(value):
-            yield path, finding
+            yield node, finding
     elif isinstance(value, bytes):
-        yield from _walk_injection(value.decode("utf-8", "replace"), path, depth + 1)
+        yield from _inj_walk(value.decode("utf-8", "replace"), node, depth + 1)
 
 
 def detect_injection(value: Any) -> list[str]:
@@ -581,7 +611,8 @@ def detect_injection(value: Any) -> list[str]:
     hidden or encoded text, walking nested dicts and lists (keys included).
     """
     findings: list[str] = []
-    for path, finding in _walk_injection(value, "", 0):
+    for node, finding in _inj_walk(value, None, 0):
+        path = _inj_path(node)
         text = f"{finding} at {path}" if path else finding
         if text not in findings:
             findings.append(text)
@@ -644,12 +675,24 @@ _TEXT_SECRET_PATTERNS: list[tuple[re.Pattern[str], Any]] = [
 ]
 
 
-def _is_secret_key(key: str) -> bool:
-    """True for keys whose string value is a secret (password, SecretAccessKey, sessionToken, Authorization)."""
+def _red_secret_key_uncached(key: str) -> bool:
     name = re.sub(r"[^a-z0-9]", "", key.lower())
     if not any(word in name for word in _SECRET_KEY_WORDS):
         return False
     return not _describes_a_secret(name)
+
+
+# A pure function of the key, asked for every dict key of every output (the same few hundred keys).
+_red_secret_key_cached = functools.lru_cache(maxsize=4096)(_red_secret_key_uncached)
+
+
+def _is_secret_key(key: str) -> bool:
+    """True for keys whose string value is a secret (password, SecretAccessKey, sessionToken, Authorization)."""
+    return _red_secret_key_cached(key) if type(key) is str else _red_secret_key_uncached(key)
+
+
+_RED_MEMO_MAX_CHARS = 4096  # longer strings are rarely repeated and would make the memo large
+_RED_MEMO_MAX_ENTRIES = 200_000  # per Redactor (a Splunk search of thousands of records: ~50,000 strings)
 
 
 class Redactor:
@@ -664,11 +707,13 @@ class Redactor:
         values = {str(s) for s in secrets if s is not None and len(str(s).strip()) >= 4}
         self._secrets = sorted(values, key=len, reverse=True)
         self._redacted_keys: dict[str, str] = {}  # outputs repeat the same keys thousands of times
+        self._red_memo: dict[str, str] = {}  # redact_text results, see there
 
     def add_secret(self, value: str) -> None:
         if value and len(value.strip()) >= 4 and value not in self._secrets:
             self._secrets = sorted([*self._secrets, value], key=len, reverse=True)
             self._redacted_keys.clear()
+            self._red_memo.clear()
 
     def _redact_key(self, key: str) -> str:
         """Keys are data too (a header name, a value pivoted into a key by a SIEM): same rules as values."""
@@ -680,6 +725,21 @@ class Redactor:
         return cached
 
     def redact_text(self, text: str) -> str:
+        """``text`` without secrets. A pure function of the text and the secrets, so it is memoised per instance
+        (``add_secret`` clears the memo): the same strings are redacted many times - a tool output when it
+        enters, its copies in request metadata, audit records, trace lines, and values (key ids, ARNs, user
+        agents, paths) repeated across thousands of records. Bound: ``_RED_MEMO_MAX_ENTRIES`` strings of at
+        most ``_RED_MEMO_MAX_CHARS`` characters; once full, new strings are computed and not kept."""
+        memo = self._red_memo
+        done = memo.get(text) if type(text) is str else None
+        if done is not None:
+            return done
+        done = self._red_redact_text(text)
+        if type(text) is str and len(text) <= _RED_MEMO_MAX_CHARS and len(memo) < _RED_MEMO_MAX_ENTRIES:
+            memo[text] = done
+        return done
+
+    def _red_redact_text(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         for pattern, replacement in _TEXT_SECRET_PATTERNS:
