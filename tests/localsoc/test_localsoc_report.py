@@ -157,3 +157,14 @@ def test_end_to_end_alert_with_script_tag_is_escaped(tmp_path: Path) -> None:
     if flagship is not None and flagship.status == "completed":
         for path in flagship.reports:
             assert "<script" not in Path(path).read_text()
+
+
+def test_timeline_cites_records_beyond_the_compacted_excerpt():
+    """Evidence.record_ids carry the ids of every record in the full output, so the key events appear even when
+    the excerpt kept only the latest few (leaked key: CreateAccessKey and AttachUserPolicy)."""
+    from localsoc.soc import load_scenario
+
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "iam_anomaly_leaked_key_tp.json")
+    outcome = run_playbook(flagship_for(scenario.category), scenario)
+    events = {row.summary.split(" ")[0] for row in build_report_data(outcome).timeline}
+    assert {"CreateAccessKey", "AttachUserPolicy"} <= events, events

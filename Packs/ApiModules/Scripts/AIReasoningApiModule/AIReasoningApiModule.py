@@ -641,7 +641,7 @@ class _Run:
         evidence = Evidence(id=evidence_id, tool=call.tool, call_id=call.id, source=source,
                             excerpt=one_line(json.dumps(excerpt_value, ensure_ascii=False, default=str),
                                               self.config.excerpt_chars),
-                            digest=raw_digest or digest(_safe_json(raw)))
+                            digest=raw_digest or digest(_safe_json(raw)), record_ids=record_ids_in(redacted))
         self.deliverable.evidence.append(evidence)
         self.observations.append({"tool": call.tool, "args": call.args, "output": redacted,
                                   "evidence_id": evidence_id})

@@ -692,7 +692,9 @@ def _is_secret_key(key: str) -> bool:
 
 
 _RED_MEMO_MAX_CHARS = 4096  # longer strings are rarely repeated and would make the memo large
-_RED_MEMO_MAX_ENTRIES = 200_000  # per Redactor (a Splunk search of thousands of records: ~50,000 strings)
+# per Redactor: a Splunk search of thousands of records has ~50,000 distinct strings; past the cap strings are
+# redacted without being remembered. Bounded so the worst case (4 KB each) stays ~200 MB in a script container.
+_RED_MEMO_MAX_ENTRIES = 50_000
 
 
 class Redactor:

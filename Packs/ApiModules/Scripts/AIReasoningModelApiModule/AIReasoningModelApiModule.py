@@ -432,6 +432,13 @@ class Step(BaseModel):
     at: datetime = Field(default_factory=utcnow)
 
 
+# Keys that name one vendor record: CloudTrail eventID (EventId in AWS - CloudTrail outputs), Okta uuid,
+# API gateway requestId. An evidence item lists them so a reviewer can trace a claim to the raw events
+# even where the excerpt had to be compacted.
+RECORD_ID_KEYS = ("eventID", "EventId", "uuid", "requestId")
+MAX_RECORD_IDS = 200
+
+
 class Evidence(BaseModel):
     id: str  # "E1", "E2", … : what claims and recommendations cite
     tool: str
@@ -439,6 +446,30 @@ class Evidence(BaseModel):
     excerpt: str
     digest: str
     source: str = ""
+    record_ids: list[str] = Field(default_factory=list, description="vendor record ids in the full tool output")
+
+
+def record_ids_in(value: Any, limit: int = MAX_RECORD_IDS) -> list[str]:
+    """The vendor record ids (RECORD_ID_KEYS) anywhere in a tool output, in order, deduplicated, capped."""
+    found: dict[str, None] = {}
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack and len(found) < limit:
+        item, depth = stack.pop()
+        if depth > 12:
+            continue
+        if isinstance(item, dict):
+            for key in RECORD_ID_KEYS:
+                if isinstance(item.get(key), (str, int)) and str(item[key]).strip():
+                    found.setdefault(str(item[key]).strip(), None)
+            stack.extend((child, depth + 1) for child in reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in reversed(item))
+        elif isinstance(item, str) and item.lstrip().startswith("{") and len(item) < 200_000:
+            try:
+                stack.append((json.loads(item), depth + 1))
+            except ValueError:
+                pass
+    return list(found)[:limit]
 
 
 ATTACK_ID_RE = r"^T\d{4}(\.\d{3})?$"
