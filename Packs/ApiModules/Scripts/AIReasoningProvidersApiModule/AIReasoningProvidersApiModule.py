@@ -2,9 +2,10 @@
 
 Model clients behind the engine's one-method `ModelClient` protocol (`turn(ModelRequest) -> ModelResponse`):
 
-* `AnthropicModelClient` on the official anthropic SDK (2.x in the tests, 1.0.0 pinned in the
-  demisto/anthropic docker image, older 0.x in older image tags): only API surface common to all of them is
-  used, and the differences (transport package httpx2 vs httpx, exception classes) are guarded.
+* `AnthropicModelClient` on the official anthropic SDK (2.x in the tests; the pack's docker image
+  demisto/anthropic:1.0.0.12689358 ships 0.122.0 over httpx, and the dockerfiles lock names 1.0.0): only API
+  surface common to all of them is used, and the differences (transport package httpx2 vs httpx, exception
+  classes) are guarded. tests/data/docker_image_packages.json holds the image's package list.
 * `OpenAICompatibleModelClient` on plain `requests` for vLLM, Ollama `/v1`, llama.cpp server and Azure
   OpenAI: it translates the engine's Anthropic-shaped content blocks at its edge, and parses tool-call
   arguments (a JSON *string* that small models get wrong) defensively.
