@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import time
 import zipfile
 from collections.abc import Callable, Mapping
@@ -47,9 +46,6 @@ from localsoc.soc import SimulatedSOC, load_scenario
 from localsoc.soc.scenario import Scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_DOUBLES = str(REPO_ROOT / "platform_doubles")
-if _DOUBLES not in sys.path:
-    sys.path.append(_DOUBLES)
 
 from xsoar_session import XSOARSession, run_script, run_unified, unsupported_command  # noqa: E402
 

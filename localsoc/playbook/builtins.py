@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-_DOUBLES = str(Path(__file__).resolve().parents[2] / "platform_doubles")
-if _DOUBLES not in sys.path:
-    sys.path.append(_DOUBLES)
 
 from xsoar_session import merge_value, set_context_path  # noqa: E402
 

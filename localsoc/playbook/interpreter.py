@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -25,16 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from xsoar_session import merge_entry_context, set_context_path  # noqa: E402
+
 from localsoc.playbook.approvals import ApprovalAnswer, ApprovalProvider, ApprovalRequest, Question
 from localsoc.playbook.errors import PlaybookError, PlaybookUnsupported, Unsupported
 from localsoc.playbook.loader import Playbook, PlaybookLibrary, load_playbook
 from localsoc.playbook.values import OPERATORS, TRANSFORMERS, Resolver, split_path, to_text, walk
-
-_DOUBLES = str(Path(__file__).resolve().parents[2] / "platform_doubles")
-if _DOUBLES not in sys.path:
-    sys.path.append(_DOUBLES)
-
-from xsoar_session import merge_entry_context, set_context_path  # noqa: E402
 
 __all__ = [
     "ENTRY_ERROR",
