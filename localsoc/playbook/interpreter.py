@@ -29,7 +29,15 @@ from xsoar_session import merge_entry_context, set_context_path  # noqa: E402
 from localsoc.playbook.approvals import ApprovalAnswer, ApprovalProvider, ApprovalRequest, Question
 from localsoc.playbook.errors import PlaybookError, PlaybookUnsupported, Unsupported
 from localsoc.playbook.loader import Playbook, PlaybookLibrary, load_playbook
-from localsoc.playbook.values import OPERATORS, TRANSFORMERS, Resolver, split_path, to_text, walk
+from localsoc.playbook.values import (
+    OPERATORS,
+    TRANSFORMERS,
+    Resolver,
+    check_operand_form,
+    split_path,
+    to_text,
+    walk,
+)
 
 __all__ = [
     "ENTRY_ERROR",
@@ -250,11 +258,7 @@ def _check_complex(spec: Any) -> None:
 def _check_operand(operand: Any) -> None:
     if operand is None:
         return
-    if not isinstance(operand, Mapping):
-        raise Unsupported(f"condition operand form {operand!r}")
-    extra = set(operand) - {"value", "iscontext"}
-    if extra:
-        raise Unsupported(f"condition operand keys {sorted(extra)}")
+    check_operand_form(operand)
     value = operand.get("value")
     if isinstance(value, Mapping) and "simple" in value and operand.get("iscontext"):
         if isinstance(value["simple"], str) and value["simple"].strip():

@@ -434,6 +434,15 @@ TRANSFORMERS: dict[str, Transformer] = {
 _COMPLEX_KEYS = {"root", "accessor", "filters", "transformers"}
 
 
+def check_operand_form(operand: Mapping[str, Any] | Any) -> None:
+    """A condition side must be ``{value, iscontext}``: anything else is a feature we do not run (fail loudly)."""
+    if not isinstance(operand, Mapping):
+        raise Unsupported(f"condition operand form {operand!r}")
+    extra = set(operand) - {"value", "iscontext"}
+    if extra:
+        raise Unsupported(f"condition operand keys {sorted(extra)}")
+
+
 class Resolver:
     """Evaluates value specs against one scope: its context, the playbook inputs, the incident, XSOAR lists.
 
@@ -503,11 +512,7 @@ class Resolver:
         """
         if operand is None:
             return None
-        if not isinstance(operand, Mapping):
-            raise Unsupported(f"condition operand form {operand!r}")
-        extra = set(operand) - {"value", "iscontext"}
-        if extra:
-            raise Unsupported(f"condition operand keys {sorted(extra)}")
+        check_operand_form(operand)
         spec = operand.get("value")
         if spec is None or spec == {}:
             return None
